@@ -1,0 +1,266 @@
+// Package ledger is auditledger's storage: many append-only logs in one Pebble
+// database, each a hash chain and an RFC 6962 Merkle tree stored as C2SP hash
+// tiles, with a group-commit sequencer, a checkpoint publisher, readers for
+// entries and proofs, and an offline verifier.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultOrigin is the server origin when none is configured.
+	DefaultOrigin = "auditledger.local"
+	// DefaultCheckpointInterval is the least time between two checkpoints of one log.
+	DefaultCheckpointInterval = time.Second
+	// DefaultMaxPending bounds the events accepted but not yet committed; past
+	// it Append returns ErrPushback.
+	DefaultMaxPending = 262144
+	// DefaultMaxBatch is the most entries the sequencer puts in one commit.
+	DefaultMaxBatch = 8192
+	// DefaultTileCacheBytes is the memory for full tiles kept expanded for proofs.
+	DefaultTileCacheBytes = 256 << 20
+	// DefaultLogID is the log that exists from the first start.
+	DefaultLogID = "default"
+)
+
+// Errors that callers branch on.
+var (
+	// ErrNotFound is returned for a log, entry, checkpoint or leaf hash that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists is returned when creating a log whose id is taken.
+	ErrExists = errors.New("already exists")
+	// ErrPushback is returned when the append queue is full; retry later.
+	ErrPushback = errors.New("append queue full")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("ledger closed")
+	// ErrFailed is returned after a commit failed: the process must restart, and
+	// recovery then finds exactly what was durably committed.
+	ErrFailed = errors.New("ledger failed")
+	// ErrReadOnly is returned for writes to a ledger opened read-only.
+	ErrReadOnly = errors.New("ledger is read-only")
+	// ErrInvalid is returned, wrapped, for bad arguments (an index past the
+	// size, a malformed log id).
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// Config configures a Ledger. Its field comments are the reference for the
+// matching `serve` flags.
+type Config struct {
+	// Dir is the data directory: Pebble lives in Dir/db, log keys in Dir/keys.
+	Dir string
+	// FS is the filesystem for everything under Dir; nil means the OS's. Tests
+	// pass Pebble's crashable in-memory filesystem.
+	FS vfs.FS
+	// Origin is the server origin; a log's checkpoint origin and key name are
+	// "<Origin>/<log id>", fixed when the log is created.
+	Origin string
+	// CheckpointInterval is the least time between two checkpoints of a log.
+	CheckpointInterval time.Duration
+	// MaxPending bounds the events accepted but not yet committed.
+	MaxPending int
+	// MaxBatch bounds the entries in one commit.
+	MaxBatch int
+	// TileCacheBytes bounds the memory of the full-tile cache used by proofs.
+	TileCacheBytes int64
+	// ReadOnly opens the store without writing anything: no default log, no
+	// sequencer, no publisher, no recovery checks. For offline verify.
+	ReadOnly bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives structured logs; nil means slog.Default().
+	Logger *slog.Logger
+	// PebbleOptions, when set, may adjust Pebble's options before open
+	// (benchmarks and tests).
+	PebbleOptions func(*pebble.Options)
+}
+
+func (c *Config) setDefaults() error {
+	if c.Dir == "" {
+		return fmt.Errorf("%w: no data directory", ErrInvalid)
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
+	if c.Origin == "" {
+		c.Origin = DefaultOrigin
+	}
+	if err := checkOrigin(c.Origin); err != nil {
+		return err
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.CheckpointInterval < time.Millisecond {
+		return fmt.Errorf("%w: checkpoint interval %v is under 1ms", ErrInvalid, c.CheckpointInterval)
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.TileCacheBytes <= 0 {
+		c.TileCacheBytes = DefaultTileCacheBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Ledger is an open store. Its methods may be called from many goroutines.
+type Ledger struct {
+	cfg   Config
+	db    *pebble.DB
+	tiles *tileCache
+
+	// logsMu guards logs and serialises log creation.
+	logsMu sync.RWMutex
+	logs   map[string]*logHandle
+
+	// closeMu guards closed and the send side of queue: Append holds it for
+	// reading while it enqueues, Close for writing while it closes the queue.
+	closeMu sync.RWMutex
+	closed  bool
+	queue   chan *request
+	pending atomic.Int64 // events enqueued, not yet answered
+
+	failed  atomic.Pointer[error] // set once, when a commit fails
+	grew    chan struct{}         // sequencer → publisher: some log grew (buffer 1)
+	stopPub chan struct{}
+	seqDone chan struct{}
+	pubDone chan struct{}
+
+	stats Stats
+}
+
+// Open opens (or creates) the store in cfg.Dir, recovers every log's state,
+// checks it against the log's last signed checkpoint, makes sure the default
+// log exists, and starts the sequencer and the checkpoint publisher.
+func Open(ctx context.Context, cfg Config) (*Ledger, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := cfg.FS.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("couldn't create data directory: %w", err)
+	}
+	opts := &pebble.Options{FS: cfg.FS, ReadOnly: cfg.ReadOnly, Logger: quietLogger{cfg.Logger}}
+	tunePebble(opts)
+	if cfg.PebbleOptions != nil {
+		cfg.PebbleOptions(opts)
+	}
+	db, err := pebble.Open(filepath.Join(cfg.Dir, "db"), opts)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open the store: %w", err)
+	}
+	l := &Ledger{
+		cfg:     cfg,
+		db:      db,
+		tiles:   newTileCache(cfg.TileCacheBytes),
+		logs:    map[string]*logHandle{},
+		queue:   make(chan *request, 4096),
+		grew:    make(chan struct{}, 1),
+		stopPub: make(chan struct{}),
+		seqDone: make(chan struct{}),
+		pubDone: make(chan struct{}),
+	}
+	if err := l.loadLogs(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if cfg.ReadOnly {
+		close(l.seqDone)
+		close(l.pubDone)
+		l.closed = true
+		return l, nil
+	}
+	if _, err := l.Log(DefaultLogID); errors.Is(err, ErrNotFound) {
+		if _, err := l.CreateLog(ctx, DefaultLogID, LogSettings{}); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	go l.sequence()
+	go l.publish()
+	return l, nil
+}
+
+// tunePebble sets the options that the append path was measured with
+// (docs/performance.md).
+func tunePebble(o *pebble.Options) {
+	o.MemTableSize = 64 << 20
+	o.L0CompactionThreshold = 4
+	o.L0StopWritesThreshold = 24
+	for i := range o.TargetFileSizes {
+		o.TargetFileSizes[i] = 64 << 20
+	}
+}
+
+// Close stops accepting appends, commits everything already accepted,
+// publishes a final checkpoint for every log that grew, and closes the store.
+func (l *Ledger) Close() error {
+	l.closeMu.Lock()
+	wasClosed := l.closed
+	if !wasClosed {
+		l.closed = true
+		close(l.queue)
+	}
+	l.closeMu.Unlock()
+	if !wasClosed {
+		<-l.seqDone
+		close(l.stopPub)
+		<-l.pubDone
+	}
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("couldn't close the store: %w", err)
+	}
+	return nil
+}
+
+// Healthy reports nil while the store is open and no commit has failed.
+func (l *Ledger) Healthy() error {
+	if p := l.failed.Load(); p != nil {
+		return fmt.Errorf("%w: %v", ErrFailed, *p)
+	}
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.closed && !l.cfg.ReadOnly {
+		return ErrClosed
+	}
+	return nil
+}
+
+// DB returns the underlying Pebble database, for metrics and for tests that
+// tamper with stored bytes.
+func (l *Ledger) DB() *pebble.DB { return l.db }
+
+// quietLogger sends Pebble's informational chatter to slog at debug level.
+type quietLogger struct{ l *slog.Logger }
+
+func (q quietLogger) Infof(format string, args ...interface{}) {
+	q.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (q quietLogger) Errorf(format string, args ...interface{}) {
+	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (q quietLogger) Fatalf(format string, args ...interface{}) {
+	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,144 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/auditledger/auditledger/proofs"
+)
+
+// Record is one stored entry as readers get it.
+type Record struct {
+	Index     uint64
+	LeafHash  proofs.Hash
+	ChainHash proofs.Hash
+	// Leaf is the entry's canonical JSON; nil when retention removed it.
+	Leaf []byte
+	// ReceivedAtNanos is the server time of the entry, from the hash record.
+	ReceivedAtNanos int64
+}
+
+// Redacted reports whether the payload was removed by retention.
+func (r *Record) Redacted() bool { return r.Leaf == nil }
+
+// Size returns the log's committed size.
+func (l *Ledger) Size(logID string) (uint64, error) {
+	lg, err := l.handle(logID)
+	if err != nil {
+		return 0, err
+	}
+	return lg.state.Load().size, nil
+}
+
+// Read returns the committed entry at index.
+func (l *Ledger) Read(logID string, index uint64) (*Record, error) {
+	lg, err := l.handle(logID)
+	if err != nil {
+		return nil, err
+	}
+	if st := lg.state.Load(); st != nil && index >= st.size {
+		return nil, fmt.Errorf("entry %d of log %q: %w", index, logID, ErrNotFound)
+	}
+	return l.readRecord(lg, index)
+}
+
+func (l *Ledger) readRecord(lg *logHandle, index uint64) (*Record, error) {
+	rec, err := l.hashRecord(lg, index)
+	if err != nil {
+		return nil, err
+	}
+	r := &Record{Index: index, LeafHash: rec.leafHash, ChainHash: rec.chainHash, ReceivedAtNanos: rec.receivedAt}
+	v, closer, err := l.db.Get(entryKey(make([]byte, 0, 16), lg.num, index, kindPayload))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("couldn't read entry %d: %w", index, err)
+	default:
+		r.Leaf = append([]byte(nil), v...)
+		closer.Close()
+	}
+	return r, nil
+}
+
+// IndexOf returns the lowest index whose leaf hash is h, or ErrNotFound.
+func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
+	lg, err := l.handle(logID)
+	if err != nil {
+		return 0, err
+	}
+	size := lg.state.Load().size
+	prefix := hashIndexKey(nil, lg.num, h, 0)
+	prefix = prefix[:len(prefix)-8]
+	upper := append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	iter, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return 0, err
+	}
+	defer iter.Close()
+	for iter.First(); iter.Valid(); iter.Next() {
+		k := iter.Key()
+		if len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
+			continue
+		}
+		idx := binary.BigEndian.Uint64(k[len(prefix):])
+		if idx >= size {
+			continue
+		}
+		rec, err := l.hashRecord(lg, idx)
+		if err != nil {
+			return 0, err
+		}
+		if rec.leafHash == h {
+			return idx, nil
+		}
+	}
+	if err := iter.Error(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("leaf hash %s in log %q: %w", proofs.EncodeHash(h), logID, ErrNotFound)
+}
+
+// InclusionProof returns the proof that entry index is in the tree of size
+// treeSize (index < treeSize ≤ the committed size).
+func (l *Ledger) InclusionProof(logID string, index, treeSize uint64) ([][]byte, error) {
+	lg, err := l.handle(logID)
+	if err != nil {
+		return nil, err
+	}
+	st := lg.state.Load()
+	if index >= treeSize || treeSize > st.size {
+		return nil, fmt.Errorf("%w: need index < tree_size ≤ %d, got index %d, tree_size %d", ErrInvalid, st.size, index, treeSize)
+	}
+	return proofs.Inclusion(index, treeSize, l.nodeReader(lg, st))
+}
+
+// ConsistencyProof returns the proof that the tree of size from is a prefix
+// of the tree of size to (0 ≤ from ≤ to ≤ the committed size).
+func (l *Ledger) ConsistencyProof(logID string, from, to uint64) ([][]byte, error) {
+	lg, err := l.handle(logID)
+	if err != nil {
+		return nil, err
+	}
+	st := lg.state.Load()
+	if from > to || to > st.size {
+		return nil, fmt.Errorf("%w: need 0 ≤ from ≤ to ≤ %d, got from %d, to %d", ErrInvalid, st.size, from, to)
+	}
+	return proofs.Consistency(from, to, l.nodeReader(lg, st))
+}
+
+// RootAt returns the Merkle root of the log's first size entries.
+func (l *Ledger) RootAt(logID string, size uint64) (proofs.Hash, error) {
+	lg, err := l.handle(logID)
+	if err != nil {
+		return proofs.Hash{}, err
+	}
+	st := lg.state.Load()
+	if size > st.size {
+		return proofs.Hash{}, fmt.Errorf("%w: size %d is past the log's %d", ErrInvalid, size, st.size)
+	}
+	return proofs.Root(size, l.nodeReader(lg, st))
+}

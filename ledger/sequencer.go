@@ -1,0 +1,293 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/auditledger/auditledger/proofs"
+)
+
+// Appended is the answer for one appended event.
+type Appended struct {
+	// Index is the entry's index in its log.
+	Index uint64
+	// LeafHash is the RFC 6962 leaf hash of the entry.
+	LeafHash proofs.Hash
+	// ReceivedAt is the server time stamped into the entry.
+	ReceivedAt time.Time
+	// Skipped is true for a read-only event that was not stored because the
+	// log is not verbose; the other fields are then zero.
+	Skipped bool
+}
+
+// AppendOptions modify one Append call.
+type AppendOptions struct {
+	// Internal allows what only the server may write: category "audit" and ref.
+	Internal bool
+}
+
+// request is one Append call on its way through the sequencer.
+type request struct {
+	lg         *logHandle
+	events     []Event
+	receivedAt int64
+
+	// Written by the caller before built is closed, read by the sequencer after.
+	leaves   [][]byte // nil for a skipped read-only event
+	hashes   []proofs.Hash
+	buildErr error
+	built    chan struct{}
+
+	// Written by the sequencer before done is closed, read by the caller after.
+	result []Appended
+	err    error
+	done   chan struct{}
+}
+
+// Append validates events, appends them to the log as contiguous entries in
+// order, and returns once they are durably committed (fsync), with their
+// indexes. It is safe for concurrent use; concurrent calls are committed
+// together (group commit). All or nothing: when it returns an error nothing of
+// the call was stored, unless the error is ctx's, in which case the entries may
+// still be committed. It returns ErrPushback when too many events are waiting,
+// a *ValidationError for a bad event, ErrNotFound for an unknown log.
+func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts AppendOptions) ([]Appended, error) {
+	if l.cfg.ReadOnly {
+		return nil, ErrReadOnly
+	}
+	lg, err := l.handle(logID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range events {
+		if err := events[i].Validate(opts.Internal); err != nil {
+			if ve, ok := err.(*ValidationError); ok && len(events) > 1 {
+				ve.Position = i
+			}
+			return nil, err
+		}
+	}
+	if len(events) == 0 {
+		return []Appended{}, nil
+	}
+	if p := l.failed.Load(); p != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFailed, *p)
+	}
+	n := int64(len(events))
+	if l.pending.Add(n) > int64(l.cfg.MaxPending) && l.pending.Load() != n {
+		l.pending.Add(-n)
+		l.stats.Pushbacks.Add(1)
+		return nil, ErrPushback
+	}
+	defer l.pending.Add(-n)
+	r := &request{lg: lg, events: events, built: make(chan struct{}), done: make(chan struct{})}
+
+	// Order: received_at is taken and the request queued under the log's
+	// enqueueMu, so entries that get later indexes never get earlier times.
+	l.closeMu.RLock()
+	if l.closed {
+		l.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	lg.enqueueMu.Lock()
+	ra := l.cfg.Now().UnixNano()
+	if ra < lg.lastRA {
+		ra = lg.lastRA
+	}
+	r.receivedAt = ra
+	select {
+	case l.queue <- r:
+		lg.lastRA = ra
+	default:
+		lg.enqueueMu.Unlock()
+		l.closeMu.RUnlock()
+		l.stats.Pushbacks.Add(1)
+		return nil, ErrPushback
+	}
+	lg.enqueueMu.Unlock()
+	l.closeMu.RUnlock()
+
+	// Build the leaves here, in the caller's goroutine, so hashing runs in
+	// parallel; the sequencer waits for built before it sequences r.
+	r.build(lg.settings.Load().Verbose)
+	close(r.built)
+
+	select {
+	case <-r.done:
+		return r.result, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// build makes each event's leaf and leaf hash, all in one buffer.
+func (r *request) build(verbose bool) {
+	ra := time.Unix(0, r.receivedAt).UTC()
+	r.leaves = make([][]byte, len(r.events))
+	r.hashes = make([]proofs.Hash, len(r.events))
+	offs := make([]int, len(r.events)+1)
+	buf := make([]byte, 0, 512*len(r.events))
+	for i := range r.events {
+		offs[i] = len(buf)
+		if r.events[i].ReadOnly && !verbose {
+			continue
+		}
+		en := Entry{V: 1, Log: r.lg.id, ReceivedAt: ra, Event: r.events[i]}
+		buf = append(buf, 0) // room for the RFC 6962 leaf prefix
+		var err error
+		if buf, err = en.AppendLeaf(buf); err != nil {
+			r.buildErr = withPosition(err, i, len(r.events))
+			return
+		}
+	}
+	offs[len(r.events)] = len(buf)
+	for i := range r.events {
+		if offs[i] == offs[i+1] {
+			continue
+		}
+		r.hashes[i] = proofs.LeafHashPrefixed(buf[offs[i]:offs[i+1]])
+		r.leaves[i] = buf[offs[i]+1 : offs[i+1]]
+	}
+}
+
+func withPosition(err error, i, n int) error {
+	if ve, ok := err.(*ValidationError); ok && n > 1 {
+		ve.Position = i
+	}
+	if n > 1 {
+		return fmt.Errorf("event %d: %w", i, err)
+	}
+	return err
+}
+
+// sequence is the sequencer goroutine: it owns every log's treeState. Each
+// round takes the waiting requests (up to MaxBatch entries), assigns indexes,
+// extends each log's hash chain and tree, and commits everything in one synced
+// Pebble batch before answering anyone.
+func (l *Ledger) sequence() {
+	defer close(l.seqDone)
+	batch := make([]*request, 0, 1024)
+	for {
+		first, ok := <-l.queue
+		if !ok {
+			return // closed and drained
+		}
+		batch = append(batch[:0], first)
+		n := len(first.events)
+	gather:
+		for n < l.cfg.MaxBatch {
+			select {
+			case r, ok := <-l.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+				n += len(r.events)
+			default:
+				break gather
+			}
+		}
+		l.commit(batch)
+		for i := range batch {
+			batch[i] = nil
+		}
+	}
+}
+
+// commit sequences and durably commits one group of requests.
+func (l *Ledger) commit(reqs []*request) {
+	start := time.Now()
+	if p := l.failed.Load(); p != nil {
+		for _, r := range reqs {
+			r.err = fmt.Errorf("%w: %v", ErrFailed, *p)
+			close(r.done)
+		}
+		return
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	var touched []*logHandle
+	var key []byte
+	var val []byte
+	entries := 0
+	for _, r := range reqs {
+		<-r.built
+		if r.buildErr != nil {
+			r.err = r.buildErr
+			continue
+		}
+		lg := r.lg
+		s := lg.seq
+		if s.batch == nil {
+			s.batch, s.completed = b, s.completed[:0]
+			touched = append(touched, lg)
+		}
+		ra := time.Unix(0, r.receivedAt).UTC()
+		r.result = make([]Appended, len(r.events))
+		for i, leaf := range r.leaves {
+			if leaf == nil {
+				r.result[i] = Appended{Skipped: true}
+				continue
+			}
+			idx := s.size
+			h := r.hashes[i]
+			s.chain = proofs.ChainHash(s.chain, h)
+			s.lastRA = r.receivedAt
+			rec := hashRecord{leafHash: h, chainHash: s.chain, receivedAt: r.receivedAt}
+			key = entryKey(key[:0], lg.num, idx, kindHashes)
+			val = rec.appendTo(val[:0])
+			b.Set(key, val, nil)
+			key = entryKey(key[:0], lg.num, idx, kindPayload)
+			b.Set(key, leaf, nil)
+			key = hashIndexKey(key[:0], lg.num, h, idx)
+			b.Set(key, nil, nil)
+			s.appendLeaf(h) // adds the full tiles it completes to b
+			r.result[i] = Appended{Index: idx, LeafHash: h, ReceivedAt: ra}
+			entries++
+		}
+	}
+
+	// Durability: one batch holds every record of every entry in this round,
+	// for every log, and the tiles they complete. Pebble applies a batch
+	// atomically, and Sync returns only after the WAL holding it is fsynced. No
+	// caller is answered and no state is published before that; a crash before
+	// it leaves no trace of the round, and recovery rebuilds the tree from what
+	// is stored. Checkpoints are signed later, from published state only.
+	var err error
+	if entries > 0 {
+		err = b.Commit(pebble.Sync)
+	}
+	if err != nil {
+		err = fmt.Errorf("couldn't commit %d entries: %w", entries, err)
+		l.failed.CompareAndSwap(nil, &err)
+		l.cfg.Logger.Error("commit failed; the ledger stops accepting appends", "err", err)
+		for _, r := range reqs {
+			if r.err == nil {
+				r.err, r.result = fmt.Errorf("%w: %v", ErrFailed, err), nil
+			}
+			close(r.done)
+		}
+		return
+	}
+	for _, lg := range touched {
+		s := lg.seq
+		for _, c := range s.completed {
+			l.tiles.put(tileCacheKey{num: lg.num, level: uint8(c.level), index: c.tile.index}, &c.tile.nodes)
+		}
+		s.batch, s.completed = nil, s.completed[:0]
+		lg.state.Store(s.commitState())
+	}
+	l.stats.observeCommit(entries, time.Since(start))
+	for _, r := range reqs {
+		close(r.done)
+	}
+	if len(touched) > 0 {
+		select {
+		case l.grew <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,306 @@
+package ledger
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/auditledger/auditledger/proofs"
+)
+
+// maxProblems bounds the problems one Verify reports; past it the report says
+// how many more it found.
+const maxProblems = 1000
+
+// Problem is one finding of Verify.
+type Problem struct {
+	// Index is the entry the problem is at (for a checkpoint: the first entry
+	// it covers that does not hold, or its size when entries are missing).
+	Index uint64 `json:"index"`
+	// Problem says what is wrong, in words.
+	Problem string `json:"problem"`
+}
+
+// VerifyReport is the outcome of Verify.
+type VerifyReport struct {
+	Log       string      `json:"log"`
+	OK        bool        `json:"ok"`
+	Size      uint64      `json:"size"`
+	Root      proofs.Hash `json:"-"`
+	ChainHead proofs.Hash `json:"-"`
+	// Checkpoints is the number of stored checkpoints checked.
+	Checkpoints int       `json:"checkpoints"`
+	Problems    []Problem `json:"problems"`
+	// MoreProblems counts problems found past maxProblems.
+	MoreProblems int `json:"more_problems,omitempty"`
+}
+
+func (r *VerifyReport) add(index uint64, format string, args ...any) {
+	if len(r.Problems) >= maxProblems {
+		r.MoreProblems++
+		return
+	}
+	r.Problems = append(r.Problems, Problem{Index: index, Problem: fmt.Sprintf(format, args...)})
+}
+
+// VerifyOptions tune Verify.
+type VerifyOptions struct {
+	// Progress, when set, is called now and then with the entries checked and
+	// the entries to check.
+	Progress func(done, total uint64)
+}
+
+// Verify replays a log from its stored bytes: it recomputes every leaf hash
+// from the stored payload, the hash chain and the Merkle tree, and compares
+// them with the stored hash records, the stored tiles and every stored
+// checkpoint (whose signatures it checks with the log's key). It reads one
+// Pebble snapshot, so it may run beside appends. Problems are reported by
+// index; the error is only for I/O failures.
+func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (*VerifyReport, error) {
+	lg, err := l.handle(logID)
+	if err != nil {
+		return nil, err
+	}
+	snap := l.db.NewSnapshot()
+	defer snap.Close()
+	rep := &VerifyReport{Log: logID}
+
+	cps, err := l.verifyCheckpointNotes(snap, lg, rep)
+	if err != nil {
+		return nil, err
+	}
+	total := uint64(0)
+	if st := lg.state.Load(); st != nil {
+		total = st.size
+	}
+
+	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: entriesStart(lg.num), UpperBound: entriesEnd(lg.num)})
+	if err != nil {
+		return nil, err
+	}
+	defer iter.Close()
+
+	rng := rangeFactory.NewEmptyRange(0)
+	var (
+		expect    uint64      // the next index the replay expects
+		chain     proofs.Hash // stored chain hash of the previous entry
+		prevRA    int64
+		rows      [][]byte // per tile level: replayed bottom row of the current tile
+		storedTls = map[uint64][]byte{}
+		cpi       int // next checkpoint (by size) to compare
+	)
+	checkCheckpoints := func(size uint64) {
+		for cpi < len(cps) && cps[cpi].Size == size {
+			c := cps[cpi]
+			root := proofs.EmptyRoot
+			if size > 0 {
+				r, _ := rng.GetRootHash(nil)
+				copy(root[:], r)
+			}
+			if root != c.Root {
+				rep.add(size-1, "checkpoint at size %d: its root does not match the entries", size)
+			} else if chain != c.Chain {
+				rep.add(size-1, "checkpoint at size %d: its chain hash does not match the entries", size)
+			}
+			cpi++
+		}
+	}
+	visit := func(id compact.NodeID, hash []byte) {
+		if id.Level%proofs.TileHeight != 0 {
+			return
+		}
+		level := id.Level / proofs.TileHeight
+		for uint(len(rows)) <= level {
+			rows = append(rows, nil)
+		}
+		rows[level] = append(rows[level], hash...)
+		if len(rows[level]) == proofs.TileWidth*proofs.HashSize {
+			n := id.Index / proofs.TileWidth
+			stored, ok := storedTls[uint64(level)]
+			first := n << ((level + 1) * proofs.TileHeight) // first leaf under the tile
+			switch {
+			case !ok:
+				rep.add(first, "tile %d/%d is missing", level, n)
+			case string(stored) != string(rows[level]):
+				// Point at the first leaf under the first differing hash.
+				for p := 0; p < proofs.TileWidth; p++ {
+					a := stored[p*proofs.HashSize : (p+1)*proofs.HashSize]
+					b := rows[level][p*proofs.HashSize : (p+1)*proofs.HashSize]
+					if len(stored) != len(rows[level]) || string(a) != string(b) {
+						rep.add(first+uint64(p)<<(level*proofs.TileHeight), "tile %d/%d does not match the entries", level, n)
+						break
+					}
+				}
+			}
+			delete(storedTls, uint64(level))
+			rows[level] = rows[level][:0]
+		}
+	}
+
+	checkCheckpoints(0)
+	var (
+		cur     = ^uint64(0)
+		hrec    []byte
+		payload []byte
+		hasH    bool
+	)
+	flush := func() error {
+		if cur == ^uint64(0) {
+			return nil
+		}
+		idx := cur
+		if idx < expect {
+			rep.add(idx, "entry is out of order")
+			return nil
+		}
+		for ; expect < idx; expect++ {
+			rep.add(expect, "entry is missing")
+			// The tree cannot be replayed across a gap; keep checking the
+			// chain links and leaf hashes that follow.
+		}
+		if !hasH {
+			rep.add(idx, "hash record is missing")
+			expect = idx + 1
+			return nil
+		}
+		rec, err := parseHashRecord(hrec)
+		if err != nil {
+			rep.add(idx, "hash record is malformed: %v", err)
+			expect = idx + 1
+			return nil
+		}
+		leafHash := rec.leafHash
+		if payload == nil {
+			rep.add(idx, "payload is missing")
+		} else {
+			buf := make([]byte, 1+len(payload))
+			copy(buf[1:], payload)
+			if got := proofs.LeafHashPrefixed(buf); got != rec.leafHash {
+				rep.add(idx, "payload does not match its leaf hash")
+				leafHash = got
+			}
+		}
+		if want := proofs.ChainHash(chain, rec.leafHash); want != rec.chainHash {
+			rep.add(idx, "chain hash does not follow from the previous entry")
+		}
+		if rec.receivedAt < prevRA {
+			rep.add(idx, "received_at goes backwards")
+		}
+		prevRA = rec.receivedAt
+		chain = rec.chainHash
+		if rng.End() == idx {
+			rng.Append(leafHash[:], visit)
+			checkCheckpoints(idx + 1)
+		}
+		expect = idx + 1
+		if opts.Progress != nil && expect%65536 == 0 {
+			opts.Progress(expect, total)
+		}
+		return nil
+	}
+	for iter.First(); iter.Valid(); iter.Next() {
+		idx, kind, ok := parseEntryKey(iter.Key())
+		if !ok {
+			rep.add(expect, "unknown key %x", iter.Key())
+			continue
+		}
+		if idx != cur {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			cur, hrec, payload, hasH = idx, nil, nil, false
+		}
+		switch kind {
+		case kindHashes:
+			hrec, hasH = append(hrec[:0], iter.Value()...), true
+		case kindPayload:
+			payload = append(payload[:0], iter.Value()...)
+		case kindTile:
+			k := iter.Key()
+			if len(k) != 16 {
+				rep.add(idx, "malformed tile key %x", k)
+				continue
+			}
+			storedTls[uint64(k[15])] = append([]byte(nil), iter.Value()...)
+		default:
+			rep.add(idx, "unknown record kind %q", kind)
+		}
+	}
+	if err := iter.Error(); err != nil {
+		return nil, fmt.Errorf("couldn't read log %q: %w", logID, err)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	rep.Size = expect
+	rep.ChainHead = chain
+	rep.Root = proofs.EmptyRoot
+	if rng.End() > 0 {
+		r, _ := rng.GetRootHash(nil)
+		copy(rep.Root[:], r)
+	}
+	for ; cpi < len(cps); cpi++ {
+		if cps[cpi].Size > rep.Size {
+			rep.add(rep.Size, "checkpoint at size %d covers more entries than the log holds (%d): entries were rolled back", cps[cpi].Size, rep.Size)
+		} else {
+			rep.add(cps[cpi].Size-1, "checkpoint at size %d can't be checked: entries before it are missing", cps[cpi].Size)
+		}
+	}
+	if st := lg.state.Load(); st != nil && st.size != rep.Size && !l.cfg.ReadOnly {
+		rep.add(rep.Size, "the store holds %d entries but the log's committed size is %d", rep.Size, st.size)
+	}
+	if opts.Progress != nil {
+		opts.Progress(rep.Size, rep.Size)
+	}
+	rep.OK = len(rep.Problems) == 0
+	return rep, nil
+}
+
+// verifyCheckpointNotes opens every stored checkpoint of the log with its key
+// and returns them sorted by size; bad ones are reported and left out.
+func (l *Ledger) verifyCheckpointNotes(snap *pebble.Snapshot, lg *logHandle, rep *VerifyReport) ([]proofs.Checkpoint, error) {
+	iter, err := snap.NewIter(&pebble.IterOptions{
+		LowerBound: checkpointKey(lg.num, 0),
+		UpperBound: append(logPrefix(lg.num), logSigned+1),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer iter.Close()
+	var cps []proofs.Checkpoint
+	for iter.First(); iter.Valid(); iter.Next() {
+		k := iter.Key()
+		if len(k) != 14 {
+			rep.add(0, "malformed checkpoint key %x", k)
+			continue
+		}
+		size := binary.BigEndian.Uint64(k[6:])
+		c, _, err := proofs.OpenCheckpoint(append([]byte(nil), iter.Value()...), lg.verifier)
+		at := size
+		if at > 0 {
+			at--
+		}
+		if err != nil {
+			rep.add(at, "checkpoint at size %d: %v", size, err)
+			continue
+		}
+		if c.Size != size {
+			rep.add(at, "checkpoint stored at size %d says size %d", size, c.Size)
+			continue
+		}
+		cps = append(cps, c)
+		rep.Checkpoints++
+	}
+	if err := iter.Error(); err != nil {
+		return nil, fmt.Errorf("couldn't read checkpoints: %w", err)
+	}
+	sort.Slice(cps, func(i, j int) bool { return cps[i].Size < cps[j].Size })
+	return cps, nil
+}
