@@ -411,16 +411,9 @@ func (en *Entry) appendLeaf(b []byte) ([]byte, error) {
 	case len(en.Details) > 0 && en.Details[0] != '{':
 		return b, errors.New("details is not a canonical JSON object")
 	}
-	received := en.ReceivedAt.UTC()
-	t := received
+	t := en.ReceivedAt
 	if en.Time != nil {
-		t = en.Time.UTC()
-	}
-	if y := received.Year(); y < 0 || y > 9999 {
-		return b, errors.New("received_at is outside the years 0000 to 9999")
-	}
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, errors.New("time is outside the years 0000 to 9999")
+		t = *en.Time
 	}
 
 	// Members in RFC 8785 order: action, actor, category, details, ip, log,
@@ -483,7 +476,10 @@ func (en *Entry) appendLeaf(b []byte) ([]byte, error) {
 		b = append(b, `,"read_only":true`...)
 	}
 	b = append(b, `,"received_at":"`...)
-	b = received.AppendFormat(b, time.RFC3339Nano)
+	var ok bool
+	if b, ok = appendLeafTime(b, en.ReceivedAt); !ok {
+		return b, errors.New("received_at is outside the years 0000 to 9999")
+	}
 	b = append(b, '"')
 	if en.Ref != nil {
 		if *en.Ref > MaxRef {
@@ -518,7 +514,9 @@ func (en *Entry) appendLeaf(b []byte) ([]byte, error) {
 		b = append(b, '}')
 	}
 	b = append(b, `,"time":"`...)
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	if b, ok = appendLeafTime(b, t); !ok {
+		return b, errors.New("time is outside the years 0000 to 9999")
+	}
 	b = append(b, '"')
 	if en.UserAgent != "" {
 		b = append(b, `,"user_agent":`...)
@@ -537,9 +535,19 @@ func (en *Entry) appendLeaf(b []byte) ([]byte, error) {
 // as literal UTF-8. It fails if s is not valid UTF-8.
 func appendLeafString(b []byte, field, s string) ([]byte, error) {
 	const hex = "0123456789abcdef"
+	const highs = 0x8080808080808080
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while they are ASCII and none needs escaping.
+		if i+8 <= len(s) {
+			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if w&highs == 0 && !leafEscapeIn(w) {
+				i += 8
+				continue
+			}
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
@@ -575,6 +583,45 @@ func appendLeafString(b []byte, field, s string) ([]byte, error) {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"'), nil
+}
+
+// leafEscapeIn reports whether any of the eight bytes in w is a control
+// character, '"' or '\\' (the classic "has a zero byte" and "has a byte
+// less than n" word tricks; exact when asked whether any byte matches).
+func leafEscapeIn(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := w ^ ones*'"'
+	backslash := w ^ ones*'\\'
+	return ((w-ones*0x20)&^w|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
+}
+
+// appendLeafTime appends t in UTC as time.RFC3339Nano writes it, or
+// reports false if its year lies outside 0000–9999.
+func appendLeafTime(b []byte, t time.Time) ([]byte, bool) {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return b, false
+	}
+	hour, minute, sec := t.Clock()
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := len(frac)
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z'), true
 }
 
 // ParseEntry parses a leaf back into its Entry, strictly: the leaf must be
@@ -686,6 +733,7 @@ func (d *eventDecoder) events(events *[]Event, isArray *bool) *ValidationError {
 		}
 		for {
 			if len(*events) == MaxBatchEvents {
+				d.pos = -1
 				return d.fail("", "a batch holds at most %d events", MaxBatchEvents)
 			}
 			d.pos = len(*events)

@@ -140,12 +140,16 @@ type Ledger struct {
 	queue   chan *request
 	pending atomic.Int64 // events enqueued, not yet answered
 
+	closeOnce sync.Once
+	closeErr  error // set by the first Close
+
 	failed  atomic.Pointer[error] // set once, when a commit fails
 	grew    chan struct{}         // sequencer → publisher: some log grew (buffer 1)
 	stopPub chan struct{}
 	seqDone chan struct{}
 	pubDone chan struct{}
 
+	idem  idemLocks
 	stats Stats
 }
 
@@ -213,23 +217,26 @@ func tunePebble(o *pebble.Options) {
 
 // Close stops accepting appends, commits everything already accepted,
 // publishes a final checkpoint for every log that grew, and closes the store.
+// Calling it again returns the first call's result.
 func (l *Ledger) Close() error {
-	l.closeMu.Lock()
-	wasClosed := l.closed
-	if !wasClosed {
+	l.closeOnce.Do(func() {
+		l.closeMu.Lock()
+		wasClosed := l.closed // a read-only ledger starts closed
 		l.closed = true
-		close(l.queue)
-	}
-	l.closeMu.Unlock()
-	if !wasClosed {
-		<-l.seqDone
-		close(l.stopPub)
-		<-l.pubDone
-	}
-	if err := l.db.Close(); err != nil {
-		return fmt.Errorf("couldn't close the store: %w", err)
-	}
-	return nil
+		if !wasClosed {
+			close(l.queue)
+		}
+		l.closeMu.Unlock()
+		if !wasClosed {
+			<-l.seqDone
+			close(l.stopPub)
+			<-l.pubDone
+		}
+		if err := l.db.Close(); err != nil {
+			l.closeErr = fmt.Errorf("couldn't close the store: %w", err)
+		}
+	})
+	return l.closeErr
 }
 
 // Healthy reports nil while the store is open and no commit has failed.

@@ -142,3 +142,28 @@ func (l *Ledger) RootAt(logID string, size uint64) (proofs.Hash, error) {
 	}
 	return proofs.Root(size, l.nodeReader(lg, st))
 }
+
+// Annotations returns the indexes of the committed entries that annotate
+// entry index, in order.
+func (l *Ledger) Annotations(logID string, index uint64) ([]uint64, error) {
+	lg, err := l.handle(logID)
+	if err != nil {
+		return nil, err
+	}
+	size := lg.state.Load().size
+	lower := refKey(nil, lg.num, index, 0)
+	upper := refKey(nil, lg.num, index+1, 0)
+	iter, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	defer iter.Close()
+	out := []uint64{}
+	for iter.First(); iter.Valid(); iter.Next() {
+		k := iter.Key()
+		if idx := binary.BigEndian.Uint64(k[len(k)-8:]); idx < size {
+			out = append(out, idx)
+		}
+	}
+	return out, iter.Error()
+}

@@ -15,6 +15,8 @@ import (
 //	L <log#:4> E <index:8> h          leaf hash ‖ chain hash ‖ received_at (unix ns, 8)
 //	L <log#:4> E <index:8> p          the leaf: the entry's canonical JSON (retention may delete it)
 //	L <log#:4> E <index:8> t <L:1>    the full hash tile (L, N) whose last leaf is index
+//	L <log#:4> I <sha256(idempotency key)>  the first answer of an idempotent append (JSON)
+//	L <log#:4> R <ref:8> <index:8>    entry index annotates entry ref (empty value)
 //	L <log#:4> S <size:8>             the checkpoint note signed at that size
 //	L <log#:4> X <leafhash[:8]> <index:8>   leaf hash → index lookup (empty value)
 //
@@ -35,6 +37,7 @@ const (
 	globalLog     = 'l'
 	globalLogNum  = 'n'
 	logEntries    = 'E'
+	logRefs       = 'R'
 	logSigned     = 'S'
 	logHashIndex  = 'X'
 	kindHashes    = 'h'
@@ -125,4 +128,11 @@ func parseHashRecord(v []byte) (hashRecord, error) {
 	copy(r.chainHash[:], v[proofs.HashSize:])
 	r.receivedAt = int64(binary.BigEndian.Uint64(v[2*proofs.HashSize:]))
 	return r, nil
+}
+
+func refKey(dst []byte, num uint32, ref, index uint64) []byte {
+	dst = append(dst, logPrefix(num)...)
+	dst = append(dst, logRefs)
+	dst = binary.BigEndian.AppendUint64(dst, ref)
+	return binary.BigEndian.AppendUint64(dst, index)
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -27,12 +28,15 @@ type Appended struct {
 type AppendOptions struct {
 	// Internal allows what only the server may write: category "audit" and ref.
 	Internal bool
+	// Idempotency, when set, makes the call idempotent (see Idempotency).
+	Idempotency *Idempotency
 }
 
 // request is one Append call on its way through the sequencer.
 type request struct {
 	lg         *logHandle
 	events     []Event
+	idem       *Idempotency
 	receivedAt int64
 
 	// Written by the caller before built is closed, read by the sequencer after.
@@ -73,6 +77,21 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 	if len(events) == 0 {
 		return []Appended{}, nil
 	}
+	if idem := opts.Idempotency; idem != nil {
+		unlock := l.idem.lock(logID + "\x00" + idem.Key)
+		defer unlock()
+		rec, err := l.readIdem(lg, idem.Key)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			if string(rec.BodyHash) != string(idem.BodyHash[:]) {
+				return nil, ErrIdempotencyMismatch
+			}
+			idem.Replayed, idem.Response = true, rec.Response
+			return rec.appended(), nil
+		}
+	}
 	if p := l.failed.Load(); p != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFailed, *p)
 	}
@@ -83,7 +102,7 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 		return nil, ErrPushback
 	}
 	defer l.pending.Add(-n)
-	r := &request{lg: lg, events: events, built: make(chan struct{}), done: make(chan struct{})}
+	r := &request{lg: lg, events: events, idem: opts.Idempotency, built: make(chan struct{}), done: make(chan struct{})}
 
 	// Order: received_at is taken and the request queued under the log's
 	// enqueueMu, so entries that get later indexes never get earlier times.
@@ -244,9 +263,18 @@ func (l *Ledger) commit(reqs []*request) {
 			b.Set(key, leaf, nil)
 			key = hashIndexKey(key[:0], lg.num, h, idx)
 			b.Set(key, nil, nil)
+			if ref := r.events[i].Ref; ref != nil {
+				key = refKey(key[:0], lg.num, *ref, idx)
+				b.Set(key, nil, nil)
+			}
 			s.appendLeaf(h) // adds the full tiles it completes to b
 			r.result[i] = Appended{Index: idx, LeafHash: h, ReceivedAt: ra}
 			entries++
+		}
+		if r.idem != nil {
+			// The idempotency record commits with the entries it describes.
+			v, _ := json.Marshal(newIdemRecord(r.idem.BodyHash, ra, r.result))
+			b.Set(idemKey(lg.num, r.idem.Key), v, nil)
 		}
 	}
 
@@ -257,7 +285,7 @@ func (l *Ledger) commit(reqs []*request) {
 	// it leaves no trace of the round, and recovery rebuilds the tree from what
 	// is stored. Checkpoints are signed later, from published state only.
 	var err error
-	if entries > 0 {
+	if !b.Empty() {
 		err = b.Commit(pebble.Sync)
 	}
 	if err != nil {

@@ -1,0 +1,212 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Role is what an API key may do (SPEC §4).
+type Role string
+
+// The roles, from most to least powerful.
+const (
+	// RoleOperator has every right on every log, and creates logs and keys.
+	RoleOperator Role = "operator"
+	// RoleAdmin has every right on one log.
+	RoleAdmin Role = "admin"
+	// RoleAuditor reads one log: entries, proofs, exports, bundles.
+	RoleAuditor Role = "auditor"
+	// RoleIngest appends to one log.
+	RoleIngest Role = "ingest"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleOperator, RoleAdmin, RoleAuditor, RoleIngest:
+		return true
+	}
+	return false
+}
+
+// tokenPrefix starts every token, so that a leaked one is easy to recognise.
+const tokenPrefix = "alk_"
+
+const globalKey = 'k'
+
+// APIKey is a stored API key. The token itself is never stored, only its
+// SHA-256.
+type APIKey struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Role    Role      `json:"role"`
+	Log     string    `json:"log,omitempty"` // empty for operator keys
+	Created time.Time `json:"created"`
+	Revoked bool      `json:"revoked,omitempty"`
+	// SecretHash is the hex SHA-256 of the token's secret part.
+	SecretHash string `json:"secret_hash"`
+}
+
+func apiKeyKey(id string) []byte { return append([]byte{prefixGlobal, globalKey}, id...) }
+
+// CreateKey makes an API key and returns it with its token, which is shown
+// only this once. An operator key has no log; every other key has one.
+func (l *Ledger) CreateKey(ctx context.Context, name string, role Role, logID string) (*APIKey, string, error) {
+	if l.cfg.ReadOnly {
+		return nil, "", ErrReadOnly
+	}
+	if !role.Valid() {
+		return nil, "", fmt.Errorf("%w: role %q must be operator, admin, auditor or ingest", ErrInvalid, role)
+	}
+	if name == "" || len(name) > 128 {
+		return nil, "", fmt.Errorf("%w: name must be 1–128 bytes", ErrInvalid)
+	}
+	if role == RoleOperator {
+		if logID != "" {
+			return nil, "", fmt.Errorf("%w: an operator key is not scoped to a log", ErrInvalid)
+		}
+	} else if _, err := l.handle(logID); err != nil {
+		return nil, "", err
+	}
+	idb := make([]byte, 8)
+	secret := make([]byte, 24)
+	if _, err := rand.Read(idb); err != nil {
+		return nil, "", err
+	}
+	if _, err := rand.Read(secret); err != nil {
+		return nil, "", err
+	}
+	id := hex.EncodeToString(idb)
+	sec := base64.RawURLEncoding.EncodeToString(secret)
+	sum := sha256.Sum256([]byte(sec))
+	k := &APIKey{ID: id, Name: name, Role: role, Log: logID, Created: l.cfg.Now().UTC(), SecretHash: hex.EncodeToString(sum[:])}
+	if err := l.putKey(k); err != nil {
+		return nil, "", err
+	}
+	return k, tokenPrefix + id + "_" + sec, nil
+}
+
+// EnsureOperatorToken makes sure an operator key with exactly this token
+// exists (the AUDITLEDGER_ADMIN_TOKEN bootstrap). The key's id is derived
+// from the token, so calling it at every start stores one key.
+func (l *Ledger) EnsureOperatorToken(ctx context.Context, token string) error {
+	if len(token) < 16 {
+		return fmt.Errorf("%w: the admin token must be at least 16 characters", ErrInvalid)
+	}
+	sum := sha256.Sum256([]byte(token))
+	id := "boot" + hex.EncodeToString(sum[:6])
+	if k, err := l.key(id); err == nil && !k.Revoked {
+		return nil
+	}
+	k := &APIKey{ID: id, Name: "bootstrap operator", Role: RoleOperator, Created: l.cfg.Now().UTC(), SecretHash: "raw:" + hex.EncodeToString(sum[:])}
+	return l.putKey(k)
+}
+
+func (l *Ledger) putKey(k *APIKey) error {
+	v, _ := json.Marshal(k)
+	if err := l.db.Set(apiKeyKey(k.ID), v, pebble.Sync); err != nil {
+		return fmt.Errorf("couldn't store key %s: %w", k.ID, err)
+	}
+	return nil
+}
+
+func (l *Ledger) key(id string) (*APIKey, error) {
+	v, closer, err := l.db.Get(apiKeyKey(id))
+	if err == pebble.ErrNotFound {
+		return nil, fmt.Errorf("key %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read key %q: %w", id, err)
+	}
+	defer closer.Close()
+	var k APIKey
+	if err := json.Unmarshal(v, &k); err != nil {
+		return nil, fmt.Errorf("couldn't parse key %q: %w", id, err)
+	}
+	return &k, nil
+}
+
+// Authenticate returns the live key a bearer token belongs to, or ErrNotFound.
+// The secret is compared in constant time. Revocation is seen at once: every
+// call reads the key record.
+func (l *Ledger) Authenticate(token string) (*APIKey, error) {
+	var id, secret, want string
+	if rest, ok := strings.CutPrefix(token, tokenPrefix); ok {
+		var found bool
+		id, secret, found = strings.Cut(rest, "_")
+		if !found {
+			return nil, ErrNotFound
+		}
+		sum := sha256.Sum256([]byte(secret))
+		want = hex.EncodeToString(sum[:])
+	} else {
+		sum := sha256.Sum256([]byte(token))
+		id = "boot" + hex.EncodeToString(sum[:6])
+		want = "raw:" + hex.EncodeToString(sum[:])
+	}
+	if id == "" || len(id) > 64 {
+		return nil, ErrNotFound
+	}
+	k, err := l.key(id)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	if subtle.ConstantTimeCompare([]byte(k.SecretHash), []byte(want)) != 1 || k.Revoked {
+		return nil, ErrNotFound
+	}
+	return k, nil
+}
+
+// Keys lists the keys of one log, or every key when logID is empty.
+func (l *Ledger) Keys(logID string) ([]*APIKey, error) {
+	iter, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixGlobal, globalKey},
+		UpperBound: []byte{prefixGlobal, globalKey + 1},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer iter.Close()
+	var out []*APIKey
+	for iter.First(); iter.Valid(); iter.Next() {
+		var k APIKey
+		if err := json.Unmarshal(iter.Value(), &k); err != nil {
+			return nil, fmt.Errorf("couldn't parse key record: %w", err)
+		}
+		if logID == "" || k.Log == logID {
+			out = append(out, &k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, iter.Error()
+}
+
+// Key returns one key by id.
+func (l *Ledger) Key(id string) (*APIKey, error) { return l.key(id) }
+
+// RevokeKey marks a key revoked; it stops working at once.
+func (l *Ledger) RevokeKey(ctx context.Context, id string) (*APIKey, error) {
+	k, err := l.key(id)
+	if err != nil {
+		return nil, err
+	}
+	if k.Revoked {
+		return k, nil
+	}
+	k.Revoked = true
+	if err := l.putKey(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
