@@ -43,6 +43,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			checkpointCommand(),
 			verifyCommand(),
 			keysCommand(),
+			demoCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return cli.Exit("usage: "+err.Error(), ExitUsage)

@@ -231,7 +231,13 @@ func (l *Ledger) loadLogs(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !l.cfg.ReadOnly {
+		if l.cfg.ReadOnly {
+			// Best effort: a damaged store still opens read-only, for Verify
+			// to say what is wrong; the log's readers then report ErrFailed.
+			if err := l.recoverLog(lg); err != nil {
+				l.cfg.Logger.Warn("couldn't recover log state", "log", rec.ID, "err", err)
+			}
+		} else {
 			if err := l.recoverLog(lg); err != nil {
 				return fmt.Errorf("log %q: %w", rec.ID, err)
 			}
@@ -242,6 +248,16 @@ func (l *Ledger) loadLogs(ctx context.Context) error {
 		l.logs[rec.ID] = lg
 	}
 	return nil
+}
+
+// committed returns the log's committed state; it fails only for a log whose
+// state could not be recovered in a read-only ledger.
+func (lg *logHandle) committed() (*logState, error) {
+	st := lg.state.Load()
+	if st == nil {
+		return nil, fmt.Errorf("%w: the state of log %q could not be recovered; run verify", ErrFailed, lg.id)
+	}
+	return st, nil
 }
 
 func (l *Ledger) handle(id string) (*logHandle, error) {

@@ -31,7 +31,11 @@ func (l *Ledger) Size(logID string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return lg.state.Load().size, nil
+	st, err := lg.committed()
+	if err != nil {
+		return 0, err
+	}
+	return st.size, nil
 }
 
 // Read returns the committed entry at index.
@@ -40,7 +44,11 @@ func (l *Ledger) Read(logID string, index uint64) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st := lg.state.Load(); st != nil && index >= st.size {
+	st, err := lg.committed()
+	if err != nil {
+		return nil, err
+	}
+	if index >= st.size {
 		return nil, fmt.Errorf("entry %d of log %q: %w", index, logID, ErrNotFound)
 	}
 	return l.readRecord(lg, index)
@@ -70,7 +78,11 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	size := lg.state.Load().size
+	st, err := lg.committed()
+	if err != nil {
+		return 0, err
+	}
+	size := st.size
 	prefix := hashIndexKey(nil, lg.num, h, 0)
 	prefix = prefix[:len(prefix)-8]
 	upper := append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
@@ -109,7 +121,10 @@ func (l *Ledger) InclusionProof(logID string, index, treeSize uint64) ([][]byte,
 	if err != nil {
 		return nil, err
 	}
-	st := lg.state.Load()
+	st, err := lg.committed()
+	if err != nil {
+		return nil, err
+	}
 	if index >= treeSize || treeSize > st.size {
 		return nil, fmt.Errorf("%w: need index < tree_size ≤ %d, got index %d, tree_size %d", ErrInvalid, st.size, index, treeSize)
 	}
@@ -123,7 +138,10 @@ func (l *Ledger) ConsistencyProof(logID string, from, to uint64) ([][]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	st := lg.state.Load()
+	st, err := lg.committed()
+	if err != nil {
+		return nil, err
+	}
 	if from > to || to > st.size {
 		return nil, fmt.Errorf("%w: need 0 ≤ from ≤ to ≤ %d, got from %d, to %d", ErrInvalid, st.size, from, to)
 	}
@@ -136,7 +154,10 @@ func (l *Ledger) RootAt(logID string, size uint64) (proofs.Hash, error) {
 	if err != nil {
 		return proofs.Hash{}, err
 	}
-	st := lg.state.Load()
+	st, err := lg.committed()
+	if err != nil {
+		return proofs.Hash{}, err
+	}
 	if size > st.size {
 		return proofs.Hash{}, fmt.Errorf("%w: size %d is past the log's %d", ErrInvalid, size, st.size)
 	}
@@ -150,7 +171,11 @@ func (l *Ledger) Annotations(logID string, index uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := lg.state.Load().size
+	st, err := lg.committed()
+	if err != nil {
+		return nil, err
+	}
+	size := st.size
 	lower := refKey(nil, lg.num, index, 0)
 	upper := refKey(nil, lg.num, index+1, 0)
 	iter, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})

@@ -131,8 +131,19 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 
 	// Build the leaves here, in the caller's goroutine, so hashing runs in
 	// parallel; the sequencer waits for built before it sequences r.
-	r.build(lg.settings.Load().Verbose)
-	close(r.built)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				// Never leave the sequencer waiting, and never let it store a
+				// half-built request.
+				r.buildErr = fmt.Errorf("couldn't build the entries: %v", p)
+				close(r.built)
+				panic(p)
+			}
+		}()
+		r.build(lg.settings.Load().Verbose)
+		close(r.built)
+	}()
 
 	select {
 	case <-r.done:

@@ -145,8 +145,9 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	var (
 		cur     = ^uint64(0)
 		hrec    []byte
-		payload []byte
+		payload []byte // with one leading byte for the leaf hash prefix
 		hasH    bool
+		hasP    bool
 	)
 	flush := func() error {
 		if cur == ^uint64(0) {
@@ -174,15 +175,12 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 			return nil
 		}
 		leafHash := rec.leafHash
-		if payload == nil {
+		if !hasP {
 			rep.add(idx, "payload is missing")
-		} else {
-			buf := make([]byte, 1+len(payload))
-			copy(buf[1:], payload)
-			if got := proofs.LeafHashPrefixed(buf); got != rec.leafHash {
-				rep.add(idx, "payload does not match its leaf hash")
-				leafHash = got
-			}
+		} else if got := proofs.LeafHashPrefixed(payload); got != rec.leafHash {
+			// payload[0] is room for the RFC 6962 prefix byte.
+			rep.add(idx, "payload does not match its leaf hash")
+			leafHash = got
 		}
 		if want := proofs.ChainHash(chain, rec.leafHash); want != rec.chainHash {
 			rep.add(idx, "chain hash does not follow from the previous entry")
@@ -215,13 +213,14 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			cur, hrec, payload, hasH = idx, nil, nil, false
+			cur, hasH, hasP = idx, false, false
 		}
 		switch kind {
 		case kindHashes:
 			hrec, hasH = append(hrec[:0], iter.Value()...), true
 		case kindPayload:
-			payload = append(payload[:0], iter.Value()...)
+			payload = append(append(payload[:0], 0), iter.Value()...)
+			hasP = true
 		case kindTile:
 			k := iter.Key()
 			if len(k) != 16 {
