@@ -65,8 +65,8 @@ func ParseHash(s string) (Hash, error) {
 	if err != nil {
 		return h, fmt.Errorf("couldn't decode hash %q: %w", s, err)
 	}
-	if len(b) != HashSize {
-		return h, fmt.Errorf("hash %q has %d bytes, want %d", s, len(b), HashSize)
+	if len(b) != HashSize || base64.StdEncoding.EncodeToString(b) != s { // decoding skips CR, LF and spare bits
+		return h, fmt.Errorf("hash %q is not %d bytes in canonical base64", s, HashSize)
 	}
 	copy(h[:], b)
 	return h, nil

@@ -47,7 +47,7 @@ func TileOf(id compact.NodeID) TileCoord {
 func TileRowWidth(level uint, index uint64, size uint64) int {
 	n := size >> (level * TileHeight) // nodes at this tile level's bottom row
 	start := index * TileWidth
-	if n <= start {
+	if index > n/TileWidth || n <= start { // the first test rules out an overflowed start
 		return 0
 	}
 	if n-start >= TileWidth {
@@ -88,7 +88,7 @@ func ExpandTile(row []byte) (*TileNodes, error) {
 // or false when the tile does not hold that node completely.
 func (t *TileNodes) Node(h uint, j uint64) ([]byte, bool) {
 	row := t.Rows[h]
-	if (j+1)*HashSize > uint64(len(row)) {
+	if j >= uint64(len(row))/HashSize {
 		return nil, false
 	}
 	return row[j*HashSize : (j+1)*HashSize], true
