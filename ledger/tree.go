@@ -157,7 +157,8 @@ func (l *Ledger) node(lg *logHandle, st *logState, id compact.NodeID) ([]byte, e
 	if !ok {
 		return nil, fmt.Errorf("node %d/%d is not complete in the tree of size %d", id.Level, id.Index, st.size)
 	}
-	return h, nil
+	// A copy: callers keep proofs, and the tile may be cached.
+	return append([]byte(nil), h...), nil
 }
 
 // fullTile returns a full tile expanded, from the cache or from Pebble.

@@ -14,7 +14,9 @@ var ErrInvalidProof = errors.New("invalid proof")
 
 // NodeReader returns the hashes of complete tree nodes, in the order of ids.
 // Every id names a node whose subtree lies wholly inside the tree the proof is
-// for. Implementations do the I/O; nothing in this package does.
+// for. Implementations do the I/O; nothing in this package does. The proofs
+// built from them may share the returned slices, so a reader must return
+// slices its caller may keep and change.
 type NodeReader func(ids []compact.NodeID) ([][]byte, error)
 
 // Inclusion returns the RFC 6962 inclusion proof of leaf index in the tree of
@@ -84,8 +86,9 @@ func VerifyInclusion(index, size uint64, leafHash Hash, hashes [][]byte, root Ha
 // ErrInvalidProof when the proof does not hold.
 func VerifyConsistency(size1, size2 uint64, hashes [][]byte, root1, root2 Hash) error {
 	if size1 == 0 {
-		// Every tree is consistent with the empty tree; the proof must be empty.
-		if len(hashes) != 0 {
+		// Every tree is consistent with the empty tree; the proof must be
+		// empty and the first root the empty tree's.
+		if len(hashes) != 0 || root1 != EmptyRoot {
 			return ErrInvalidProof
 		}
 		return nil
