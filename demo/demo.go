@@ -189,10 +189,10 @@ var vpnEgress = []string{"192.0.2.100", "192.0.2.101", "192.0.2.102", "192.0.2.1
 
 type team struct {
 	id, name, slug string
-	weight         int // share of people
-	devWeight      int // share of devices
-	sessions       int // most device sessions on a working day
-	installs       float64
+	weight         int     // share of people
+	devWeight      int     // share of devices
+	sessions       int     // most device sessions on a working day
+	installs       float64 // chance that a session installs an app
 }
 
 type device struct {
@@ -211,9 +211,9 @@ type user struct {
 	homeIP          string
 	startMin        int // usual start of the working day, minutes after local midnight
 	devices         []*device
-	joiner, leaver  bool
-	reserved        bool // taken by a planted pattern or a background change
-	from, until     time.Time
+	joiner, leaver  bool         // invited, or deleted, during the window
+	reserved        bool         // taken by a planted pattern or a background change
+	from, until     time.Time    // a member of the account in [from, until)
 	forced          map[int]bool // local days (dateKey) with admin work, always worked
 }
 
