@@ -597,7 +597,12 @@ func (g *generator) at(f float64) time.Time {
 // zone, on a day from fraction lo to hi of the window, when u is a member,
 // and marks that day as one u works.
 func (g *generator) officeHours(u *user, lo, hi float64) time.Time {
-	for range 1000 {
+	for i := range 2000 {
+		if i > 0 && i%100 == 0 {
+			// A short window may have no workday inside [lo, hi) for this
+			// person: widen it step by step to the whole history.
+			lo, hi = max(0, lo-0.05), min(1, hi+0.05)
+		}
 		day := midnight(g.at(lo + g.rng.Float64()*(hi-lo)).In(u.office.zone))
 		t := day.Add(10*time.Hour + 30*time.Minute + jitter(g.rng, 390*time.Minute))
 		if weekend(day) || !g.inside(t) || !u.active(t) {
