@@ -42,7 +42,7 @@ func (s *Server) ingest(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	opts := ledger.AppendOptions{}
+	opts := ledger.AppendOptions{Validated: true} // ParseEvents validated them
 	if ik := c.GetHeader("Idempotency-Key"); ik != "" {
 		if len(ik) > 255 {
 			fail(c, badRequest("Idempotency-Key", "Idempotency-Key is longer than 255 bytes"))

@@ -30,6 +30,10 @@ type AppendOptions struct {
 	Internal bool
 	// Idempotency, when set, makes the call idempotent (see Idempotency).
 	Idempotency *Idempotency
+	// Validated promises that every event passed Validate(Internal) — as
+	// ParseEvents does — and was not changed since, so Append need not
+	// validate (and canonicalise details) again.
+	Validated bool
 }
 
 // request is one Append call on its way through the sequencer.
@@ -67,6 +71,9 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 		return nil, err
 	}
 	for i := range events {
+		if opts.Validated {
+			break
+		}
 		if err := events[i].Validate(opts.Internal); err != nil {
 			if ve, ok := err.(*ValidationError); ok && len(events) > 1 {
 				ve.Position = i
