@@ -115,6 +115,11 @@ func (l *Ledger) openStoredCheckpoint(lg *logHandle, msg []byte) (*SignedCheckpo
 
 // Checkpoint returns the log's latest published checkpoint.
 func (l *Ledger) Checkpoint(logID string) (*SignedCheckpoint, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return nil, err
@@ -131,6 +136,11 @@ func (l *Ledger) Checkpoint(logID string) (*SignedCheckpoint, error) {
 // CheckpointAt returns the checkpoint the log published at exactly size, or
 // ErrNotFound.
 func (l *Ledger) CheckpointAt(logID string, size uint64) (*SignedCheckpoint, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return nil, err

@@ -138,6 +138,11 @@ func newIdemRecord(bodyHash proofs.Hash, now time.Time, res []Appended) *idemRec
 // idempotency key, so that a retry gets the very same bytes (used for answers
 // that depend on more than the append, like ?wait=checkpoint).
 func (l *Ledger) SaveIdempotentResponse(logID, key string, response []byte) error {
+	release, err := l.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return err

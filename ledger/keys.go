@@ -63,6 +63,11 @@ func apiKeyKey(id string) []byte { return append([]byte{prefixGlobal, globalKey}
 // CreateKey makes an API key and returns it with its token, which is shown
 // only this once. An operator key has no log; every other key has one.
 func (l *Ledger) CreateKey(ctx context.Context, name string, role Role, logID string) (*APIKey, string, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, "", err
+	}
+	defer release()
 	if l.cfg.ReadOnly {
 		return nil, "", ErrReadOnly
 	}
@@ -101,6 +106,11 @@ func (l *Ledger) CreateKey(ctx context.Context, name string, role Role, logID st
 // exists (the AUDITLEDGER_ADMIN_TOKEN bootstrap). The key's id is derived
 // from the token, so calling it at every start stores one key.
 func (l *Ledger) EnsureOperatorToken(ctx context.Context, token string) error {
+	release, err := l.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
 	if len(token) < 16 {
 		return fmt.Errorf("%w: the admin token must be at least 16 characters", ErrInvalid)
 	}
@@ -141,6 +151,11 @@ func (l *Ledger) key(id string) (*APIKey, error) {
 // The secret is compared in constant time. Revocation is seen at once: every
 // call reads the key record.
 func (l *Ledger) Authenticate(token string) (*APIKey, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var id, secret, want string
 	if rest, ok := strings.CutPrefix(token, tokenPrefix); ok {
 		var found bool
@@ -170,6 +185,11 @@ func (l *Ledger) Authenticate(token string) (*APIKey, error) {
 
 // Keys lists the keys of one log, or every key when logID is empty.
 func (l *Ledger) Keys(logID string) ([]*APIKey, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	iter, err := l.db.NewIter(&pebble.IterOptions{
 		LowerBound: []byte{prefixGlobal, globalKey},
 		UpperBound: []byte{prefixGlobal, globalKey + 1},
@@ -193,10 +213,22 @@ func (l *Ledger) Keys(logID string) ([]*APIKey, error) {
 }
 
 // Key returns one key by id.
-func (l *Ledger) Key(id string) (*APIKey, error) { return l.key(id) }
+func (l *Ledger) Key(id string) (*APIKey, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return l.key(id)
+}
 
 // RevokeKey marks a key revoked; it stops working at once.
 func (l *Ledger) RevokeKey(ctx context.Context, id string) (*APIKey, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	k, err := l.key(id)
 	if err != nil {
 		return nil, err

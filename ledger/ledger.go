@@ -140,6 +140,12 @@ type Ledger struct {
 	queue   chan *request
 	pending atomic.Int64 // events enqueued, not yet answered
 
+	// dbMu guards db against Close: every public method that reads or writes
+	// it holds dbMu for reading (see enter); Close holds it for writing while
+	// it closes db and sets dbClosed.
+	dbMu     sync.RWMutex
+	dbClosed bool
+
 	closeOnce sync.Once
 	closeErr  error // set by the first Close
 
@@ -160,7 +166,12 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	if err := cfg.FS.MkdirAll(cfg.Dir, 0o700); err != nil {
+	if cfg.ReadOnly {
+		// Read-only writes nothing, not even the directory.
+		if _, err := cfg.FS.Stat(filepath.Join(cfg.Dir, "db")); err != nil {
+			return nil, fmt.Errorf("couldn't open the store read-only: %w", err)
+		}
+	} else if err := mkdirAllSynced(cfg.FS, cfg.Dir); err != nil {
 		return nil, fmt.Errorf("couldn't create data directory: %w", err)
 	}
 	opts := &pebble.Options{FS: cfg.FS, ReadOnly: cfg.ReadOnly, Logger: quietLogger{cfg.Logger}}
@@ -232,11 +243,25 @@ func (l *Ledger) Close() error {
 			close(l.stopPub)
 			<-l.pubDone
 		}
+		l.dbMu.Lock()
+		l.dbClosed = true
 		if err := l.db.Close(); err != nil {
 			l.closeErr = fmt.Errorf("couldn't close the store: %w", err)
 		}
+		l.dbMu.Unlock()
 	})
 	return l.closeErr
+}
+
+// enter is called by each public method that uses the database; it returns
+// ErrClosed once Close has closed it, and otherwise a release function.
+func (l *Ledger) enter() (release func(), err error) {
+	l.dbMu.RLock()
+	if l.dbClosed {
+		l.dbMu.RUnlock()
+		return nil, ErrClosed
+	}
+	return l.dbMu.RUnlock, nil
 }
 
 // Healthy reports nil while the store is open and no commit has failed.

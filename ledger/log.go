@@ -103,6 +103,11 @@ type logHandle struct {
 // unused key file, never a log without its key. The empty log's checkpoint is
 // signed at once.
 func (l *Ledger) CreateLog(ctx context.Context, id string, s LogSettings) (*LogInfo, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if l.cfg.ReadOnly {
 		return nil, ErrReadOnly
 	}
@@ -293,6 +298,11 @@ func (l *Ledger) Logs() []*LogInfo {
 
 // UpdateSettings replaces a log's settings durably.
 func (l *Ledger) UpdateSettings(ctx context.Context, id string, s LogSettings) (*LogInfo, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if l.cfg.ReadOnly {
 		return nil, ErrReadOnly
 	}
@@ -332,7 +342,7 @@ func verifierKeyOf(skey string) (string, error) {
 // temporary file and a rename, and syncs the directory.
 func writeSecretFile(fs vfs.FS, path string, data []byte) error {
 	dir := filepath.Dir(path)
-	if err := fs.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirAllSynced(fs, dir); err != nil {
 		return err
 	}
 	tmp := path + ".tmp"
@@ -378,6 +388,41 @@ func writeSecretFile(fs vfs.FS, path string, data []byte) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// mkdirAllSynced creates dir and any missing parents, and syncs the parent
+// of each directory it created, so that a crash cannot lose the new
+// directories (and the files in them) from the tree.
+func mkdirAllSynced(fs vfs.FS, dir string) error {
+	var created []string
+	for d := dir; ; d = fs.PathDir(d) {
+		if _, err := fs.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		created = append(created, d)
+		if fs.PathDir(d) == d {
+			break
+		}
+	}
+	if err := fs.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		d, err := fs.OpenDir(fs.PathDir(created[i]))
+		if err != nil {
+			return err
+		}
+		err = d.Sync()
+		if cerr := d.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func readFile(fs vfs.FS, path string) ([]byte, error) {

@@ -40,6 +40,11 @@ func (l *Ledger) Size(logID string) (uint64, error) {
 
 // Read returns the committed entry at index.
 func (l *Ledger) Read(logID string, index uint64) (*Record, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return nil, err
@@ -74,6 +79,11 @@ func (l *Ledger) readRecord(lg *logHandle, index uint64) (*Record, error) {
 
 // IndexOf returns the lowest index whose leaf hash is h, or ErrNotFound.
 func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
+	release, err := l.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return 0, err
@@ -117,6 +127,11 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 // InclusionProof returns the proof that entry index is in the tree of size
 // treeSize (index < treeSize ≤ the committed size).
 func (l *Ledger) InclusionProof(logID string, index, treeSize uint64) ([][]byte, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return nil, err
@@ -134,6 +149,11 @@ func (l *Ledger) InclusionProof(logID string, index, treeSize uint64) ([][]byte,
 // ConsistencyProof returns the proof that the tree of size from is a prefix
 // of the tree of size to (0 ≤ from ≤ to ≤ the committed size).
 func (l *Ledger) ConsistencyProof(logID string, from, to uint64) ([][]byte, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return nil, err
@@ -150,6 +170,11 @@ func (l *Ledger) ConsistencyProof(logID string, from, to uint64) ([][]byte, erro
 
 // RootAt returns the Merkle root of the log's first size entries.
 func (l *Ledger) RootAt(logID string, size uint64) (proofs.Hash, error) {
+	release, err := l.enter()
+	if err != nil {
+		return proofs.Hash{}, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return proofs.Hash{}, err
@@ -167,6 +192,11 @@ func (l *Ledger) RootAt(logID string, size uint64) (proofs.Hash, error) {
 // Annotations returns the indexes of the committed entries that annotate
 // entry index, in order.
 func (l *Ledger) Annotations(logID string, index uint64) ([]uint64, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return nil, err

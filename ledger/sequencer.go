@@ -87,7 +87,12 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 	if idem := opts.Idempotency; idem != nil {
 		unlock := l.idem.lock(logID + "\x00" + idem.Key)
 		defer unlock()
+		release, err := l.enter()
+		if err != nil {
+			return nil, err
+		}
 		rec, err := l.readIdem(lg, idem.Key)
+		release()
 		if err != nil {
 			return nil, err
 		}

@@ -61,10 +61,18 @@ type VerifyOptions struct {
 // Pebble snapshot, so it may run beside appends. Problems are reported by
 // index; the error is only for I/O failures.
 func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (*VerifyReport, error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	lg, err := l.handle(logID)
 	if err != nil {
 		return nil, err
 	}
+	// The committed state is read before the snapshot is taken, so every
+	// entry it counts is in the snapshot; appends may add more after it.
+	committed := lg.state.Load()
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
 	rep := &VerifyReport{Log: logID}
@@ -74,8 +82,8 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 		return nil, err
 	}
 	total := uint64(0)
-	if st := lg.state.Load(); st != nil {
-		total = st.size
+	if committed != nil {
+		total = committed.size
 	}
 
 	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: entriesStart(lg.num), UpperBound: entriesEnd(lg.num)})
@@ -97,14 +105,16 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 		for cpi < len(cps) && cps[cpi].Size == size {
 			c := cps[cpi]
 			root := proofs.EmptyRoot
+			at := size // the last entry it covers; 0 for the empty checkpoint
 			if size > 0 {
 				r, _ := rng.GetRootHash(nil)
 				copy(root[:], r)
+				at--
 			}
 			if root != c.Root {
-				rep.add(size-1, "checkpoint at size %d: its root does not match the entries", size)
+				rep.add(at, "checkpoint at size %d: its root does not match the entries", size)
 			} else if chain != c.Chain {
-				rep.add(size-1, "checkpoint at size %d: its chain hash does not match the entries", size)
+				rep.add(at, "checkpoint at size %d: its chain hash does not match the entries", size)
 			}
 			cpi++
 		}
@@ -125,6 +135,8 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 			switch {
 			case !ok:
 				rep.add(first, "tile %d/%d is missing", level, n)
+			case len(stored) != len(rows[level]):
+				rep.add(first, "tile %d/%d has %d bytes, want %d", level, n, len(stored), len(rows[level]))
 			case string(stored) != string(rows[level]):
 				// Point at the first leaf under the first differing hash.
 				for p := 0; p < proofs.TileWidth; p++ {
@@ -252,8 +264,8 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 			rep.add(cps[cpi].Size-1, "checkpoint at size %d can't be checked: entries before it are missing", cps[cpi].Size)
 		}
 	}
-	if st := lg.state.Load(); st != nil && st.size != rep.Size && !l.cfg.ReadOnly {
-		rep.add(rep.Size, "the store holds %d entries but the log's committed size is %d", rep.Size, st.size)
+	if committed != nil && rep.Size < committed.size && !l.cfg.ReadOnly {
+		rep.add(rep.Size, "the store holds %d entries but the log's committed size is %d", rep.Size, committed.size)
 	}
 	if opts.Progress != nil {
 		opts.Progress(rep.Size, rep.Size)
