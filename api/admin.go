@@ -156,6 +156,10 @@ type createKeyRequest struct {
 // operator keys); an operator makes any key.
 func (s *Server) createKey(c *gin.Context) {
 	caller := callerKey(c)
+	if caller.Role != ledger.RoleOperator && caller.Role != ledger.RoleAdmin {
+		fail(c, newError(http.StatusForbidden, "forbidden", "this key's role ("+string(caller.Role)+") may not create keys"))
+		return
+	}
 	var req createKeyRequest
 	if err := decodeStrict(c, 1<<16, &req); err != nil {
 		fail(c, err)
@@ -230,20 +234,22 @@ func (s *Server) listKeys(c *gin.Context) {
 
 func (s *Server) revokeKey(c *gin.Context) {
 	caller := callerKey(c)
+	if caller.Role != ledger.RoleOperator && caller.Role != ledger.RoleAdmin {
+		fail(c, newError(http.StatusForbidden, "forbidden", "this key's role ("+string(caller.Role)+") may not revoke keys"))
+		return
+	}
 	k, err := s.l.Key(c.Param("id"))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	switch caller.Role {
-	case ledger.RoleOperator:
-	case ledger.RoleAdmin:
-		if k.Log != caller.Log || k.Role == ledger.RoleOperator {
-			fail(c, newError(http.StatusNotFound, "not_found", "no such key"))
-			return
-		}
-	default:
-		fail(c, newError(http.StatusForbidden, "forbidden", "this key's role ("+string(caller.Role)+") may not revoke keys"))
+	if caller.Role == ledger.RoleAdmin && (k.Log != caller.Log || k.Role == ledger.RoleOperator) {
+		fail(c, newError(http.StatusNotFound, "not_found", "no such key"))
+		return
+	}
+	if k.Revoked {
+		// Already revoked: nothing changes, so nothing is recorded.
+		c.JSON(http.StatusOK, keyObject(k))
 		return
 	}
 	if k, err = s.l.RevokeKey(c.Request.Context(), k.ID); err != nil {

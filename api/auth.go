@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -39,6 +40,10 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	k, err := s.l.Authenticate(strings.TrimSpace(token))
+	if errors.Is(err, ledger.ErrClosed) || errors.Is(err, ledger.ErrFailed) {
+		fail(c, err)
+		return
+	}
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="auditledger", error="invalid_token"`)
 		fail(c, newError(http.StatusUnauthorized, "unauthenticated", "invalid or revoked token"))

@@ -82,7 +82,10 @@ func (s *Server) ingest(c *gin.Context) {
 		defer cancel()
 		sc, err := s.l.WaitCheckpoint(ctx, logID, maxIdx+1)
 		if err != nil {
-			fail(c, newError(http.StatusServiceUnavailable, "checkpoint_timeout", "the entries are committed, but no checkpoint covered them in time: "+err.Error()))
+			// The entries are committed: answer 201 so that no client retries
+			// and stores them twice, and say the checkpoint is missing.
+			resp["checkpoint_error"] = "no checkpoint covered the entries within " + s.cfg.WaitTimeout.String() + "; fetch proofs later"
+			c.JSON(http.StatusCreated, resp)
 			return
 		}
 		for i := range out {
