@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/transparency-dev/merkle/compact"
@@ -193,6 +195,10 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 			// payload[0] is room for the RFC 6962 prefix byte.
 			rep.add(idx, "payload does not match its leaf hash")
 			leafHash = got
+		} else if !bytes.Contains(payload, receivedAtField(rec.receivedAt)) {
+			// Readers serve received_at from the hash record: it must be the
+			// one the leaf (which the hash covers) holds.
+			rep.add(idx, "received_at in the hash record differs from the entry's")
 		}
 		if want := proofs.ChainHash(chain, rec.leafHash); want != rec.chainHash {
 			rep.add(idx, "chain hash does not follow from the previous entry")
@@ -314,4 +320,11 @@ func (l *Ledger) verifyCheckpointNotes(snap *pebble.Snapshot, lg *logHandle, rep
 	}
 	sort.Slice(cps, func(i, j int) bool { return cps[i].Size < cps[j].Size })
 	return cps, nil
+}
+
+// receivedAtField is the received_at member as the leaf writes it.
+func receivedAtField(nanos int64) []byte {
+	b := append(make([]byte, 0, 48), `"received_at":"`...)
+	b = time.Unix(0, nanos).UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }

@@ -403,6 +403,14 @@ var tamperCases = []tamperCase{
 		want: []uint64{150},
 	},
 	{
+		name: "received_at_changed",
+		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
+			fx.flip(t, db, fx.entryKey(200, kindHashes), hashRecordLen-1)
+		},
+		want: []uint64{200},
+		text: "received_at",
+	},
+	{
 		name: "hash_record_truncated",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
 			v := mustGet(t, db, fx.entryKey(77, kindHashes))
