@@ -1246,6 +1246,8 @@ func TestAuth(t *testing.T) {
 		{"append", "POST", "/v1/logs/default/events", events(10, 1), []string{"auditor", "admin-other", "auditor-other", "ingest-other"}, nil},
 		{"log object", "GET", "/v1/logs/default", nil, []string{"ingest", "admin-other", "auditor-other"}, []string{"op", "admin", "auditor"}},
 		{"patch log", "PATCH", "/v1/logs/default", map[string]any{"verbose": true}, []string{"auditor", "ingest", "admin-other"}, nil},
+		{"events", "GET", "/v1/logs/default/events", nil, []string{"ingest", "admin-other", "auditor-other"}, []string{"op", "admin", "auditor"}},
+		{"audit events", "GET", "/audit?since=1h", nil, []string{"ingest", "ingest-other"}, []string{"op", "admin", "auditor"}},
 		{"entry", "GET", "/v1/logs/default/events/0", nil, []string{"ingest", "admin-other", "auditor-other"}, []string{"op", "admin", "auditor"}},
 		{"annotate", "POST", "/v1/logs/default/events/0/annotations", map[string]any{"text": "x"}, []string{"auditor", "ingest", "admin-other"}, nil},
 		{"inclusion", "GET", "/v1/logs/default/proofs/inclusion?index=0", nil, []string{"ingest", "admin-other", "auditor-other"}, []string{"op", "admin", "auditor"}},

@@ -93,11 +93,13 @@ func (s *Server) routes() {
 	auth.GET("/v1/keys", s.listKeys)
 	auth.DELETE("/v1/keys/:id", s.revokeKey)
 	auth.GET("/audit/verify", s.auditVerify)
+	auth.GET("/audit", s.auditEvents)
 
 	lg := auth.Group("/v1/logs/:log")
 	lg.POST("/events", require(ledger.RoleIngest), s.ingest)
 	lg.GET("", require(ledger.RoleAuditor), s.logInfo)
 	lg.PATCH("", require(ledger.RoleAdmin), s.patchLog)
+	lg.GET("/events", require(ledger.RoleAuditor), s.events)
 	lg.GET("/events/:index", require(ledger.RoleAuditor), s.entry)
 	lg.POST("/events/:index/annotations", require(ledger.RoleAdmin), s.annotate)
 	lg.GET("/proofs/inclusion", require(ledger.RoleAuditor), s.inclusion)

@@ -42,6 +42,8 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			proofCommand(),
 			checkpointCommand(),
 			verifyCommand(),
+			queryCommand(),
+			exportCommand(),
 			keysCommand(),
 			demoCommand(),
 		},

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 )
 
@@ -100,4 +102,46 @@ func (cl *client) getJSON(ctx context.Context, path string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// streamTo copies a GET answer to a file (or stdout) as it arrives, with a
+// byte counter on a terminal.
+func streamTo(c *cli.Context, path, out string) error {
+	cl := newClient(c)
+	req, err := http.NewRequestWithContext(c.Context, "GET", cl.base+path, nil)
+	if err != nil {
+		return cli.Exit(err.Error(), ExitUsage)
+	}
+	if cl.token != "" {
+		req.Header.Set("Authorization", "Bearer "+cl.token)
+	}
+	hc := &http.Client{} // no overall timeout: an export may be long
+	resp, err := hc.Do(req)
+	if err != nil {
+		return cli.Exit("couldn't reach the server: "+err.Error(), ExitUsage)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return cli.Exit(fmt.Sprintf("server answered %s: %s", resp.Status, bytes.TrimSpace(b)), ExitUsage)
+	}
+	var w io.Writer = c.App.Writer
+	if out != "" && out != "-" {
+		f, err := os.Create(out)
+		if err != nil {
+			return cli.Exit(err.Error(), ExitUsage)
+		}
+		defer f.Close()
+		w = f
+	}
+	var src io.Reader = resp.Body
+	if isTerminal(c.App.ErrWriter) && out != "" && out != "-" {
+		bar := progressbar.DefaultBytes(-1, "export")
+		src = io.TeeReader(resp.Body, bar)
+		defer bar.Finish()
+	}
+	if _, err := io.Copy(w, src); err != nil {
+		return cli.Exit("export cut short: "+err.Error(), ExitUsage)
+	}
+	return nil
 }
