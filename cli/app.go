@@ -44,6 +44,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			verifyCommand(),
 			queryCommand(),
 			exportCommand(),
+			annotateCommand(),
 			keysCommand(),
 			demoCommand(),
 		},
