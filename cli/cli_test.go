@@ -608,3 +608,64 @@ func copyTree(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestQueryExportAnnotate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, dir)
+	defer s.stop()
+	client := []string{"--url", s.url, "--token", adminToken}
+	var ndjson bytes.Buffer
+	for i := range 12 {
+		b, _ := json.Marshal(cliEvent(i))
+		ndjson.Write(b)
+		ndjson.WriteString("\n")
+	}
+	evFile := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(evFile, ndjson.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, 0, append([]string{"append"}, append(client, evFile)...)...)
+
+	// query: not a terminal here, so JSON.
+	r := wantCode(t, 0, append(append([]string{"query"}, client...), "--limit", "5", "--order", "asc")...)
+	var page struct {
+		Events     []map[string]any `json:"events"`
+		NextCursor *string          `json:"next_cursor"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &page); err != nil || len(page.Events) != 5 || page.NextCursor == nil {
+		t.Fatalf("query page: %v\n%s", err, r)
+	}
+	if page.Events[0]["index"] != float64(0) {
+		t.Fatalf("first entry %v", page.Events[0])
+	}
+	wantCode(t, 2, append(append([]string{"query"}, client...), "colour:red")...)
+
+	// export: CSV into a file, every entry, header first.
+	out := filepath.Join(t.TempDir(), "all.csv")
+	wantCode(t, 0, append(append([]string{"export"}, client...), "--order", "asc", "-o", out)...)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(b)), "\r\n")
+	if len(rows) != 13 || !strings.HasPrefix(rows[0], "index,received_at,time,") {
+		t.Fatalf("export: %d rows:\n%s", len(rows), b)
+	}
+
+	// annotate: a new entry that refers to the old one.
+	r = wantCode(t, 0, append(append([]string{"annotate"}, client...), "3", "checked with the ticket")...)
+	var ann struct {
+		Index uint64 `json:"index"`
+		Ref   uint64 `json:"ref"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ann); err != nil || ann.Ref != 3 || ann.Index < 12 {
+		t.Fatalf("annotate: %v\n%s", err, r)
+	}
+	var entry struct {
+		Annotations []map[string]any `json:"annotations"`
+	}
+	if err := json.Unmarshal(s.get("/v1/logs/default/events/3"), &entry); err != nil || len(entry.Annotations) != 1 {
+		t.Fatalf("entry 3 annotations: %v %v", entry.Annotations, err)
+	}
+	wantCode(t, 2, append(append([]string{"annotate"}, client...), "999", "nope")...)
+}
