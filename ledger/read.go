@@ -25,6 +25,24 @@ type Record struct {
 // Redacted reports whether the payload was removed by retention.
 func (r *Record) Redacted() bool { return r.Leaf == nil }
 
+// reader enters the database (see enter) and returns a log's handle and
+// committed state; the caller must call release when done with the database.
+func (l *Ledger) reader(logID string) (*logHandle, *logState, func(), error) {
+	release, err := l.enter()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lg, err := l.handle(logID)
+	if err == nil {
+		var st *logState
+		if st, err = lg.committed(); err == nil {
+			return lg, st, release, nil
+		}
+	}
+	release()
+	return nil, nil, nil, err
+}
+
 // Size returns the log's committed size.
 func (l *Ledger) Size(logID string) (uint64, error) {
 	lg, err := l.handle(logID)
@@ -40,19 +58,11 @@ func (l *Ledger) Size(logID string) (uint64, error) {
 
 // Read returns the committed entry at index.
 func (l *Ledger) Read(logID string, index uint64) (*Record, error) {
-	release, err := l.enter()
+	lg, st, release, err := l.reader(logID)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	lg, err := l.handle(logID)
-	if err != nil {
-		return nil, err
-	}
-	st, err := lg.committed()
-	if err != nil {
-		return nil, err
-	}
 	if index >= st.size {
 		return nil, fmt.Errorf("entry %d of log %q: %w", index, logID, ErrNotFound)
 	}
@@ -79,19 +89,11 @@ func (l *Ledger) readRecord(lg *logHandle, index uint64) (*Record, error) {
 
 // IndexOf returns the lowest index whose leaf hash is h, or ErrNotFound.
 func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
-	release, err := l.enter()
+	lg, st, release, err := l.reader(logID)
 	if err != nil {
 		return 0, err
 	}
 	defer release()
-	lg, err := l.handle(logID)
-	if err != nil {
-		return 0, err
-	}
-	st, err := lg.committed()
-	if err != nil {
-		return 0, err
-	}
 	size := st.size
 	prefix := hashIndexKey(nil, lg.num, h, 0)
 	prefix = prefix[:len(prefix)-8]
@@ -127,19 +129,11 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 // InclusionProof returns the proof that entry index is in the tree of size
 // treeSize (index < treeSize ≤ the committed size).
 func (l *Ledger) InclusionProof(logID string, index, treeSize uint64) ([][]byte, error) {
-	release, err := l.enter()
+	lg, st, release, err := l.reader(logID)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	lg, err := l.handle(logID)
-	if err != nil {
-		return nil, err
-	}
-	st, err := lg.committed()
-	if err != nil {
-		return nil, err
-	}
 	if index >= treeSize || treeSize > st.size {
 		return nil, fmt.Errorf("%w: need index < tree_size ≤ %d, got index %d, tree_size %d", ErrInvalid, st.size, index, treeSize)
 	}
@@ -149,19 +143,11 @@ func (l *Ledger) InclusionProof(logID string, index, treeSize uint64) ([][]byte,
 // ConsistencyProof returns the proof that the tree of size from is a prefix
 // of the tree of size to (0 ≤ from ≤ to ≤ the committed size).
 func (l *Ledger) ConsistencyProof(logID string, from, to uint64) ([][]byte, error) {
-	release, err := l.enter()
+	lg, st, release, err := l.reader(logID)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	lg, err := l.handle(logID)
-	if err != nil {
-		return nil, err
-	}
-	st, err := lg.committed()
-	if err != nil {
-		return nil, err
-	}
 	if from > to || to > st.size {
 		return nil, fmt.Errorf("%w: need 0 ≤ from ≤ to ≤ %d, got from %d, to %d", ErrInvalid, st.size, from, to)
 	}
@@ -170,19 +156,11 @@ func (l *Ledger) ConsistencyProof(logID string, from, to uint64) ([][]byte, erro
 
 // RootAt returns the Merkle root of the log's first size entries.
 func (l *Ledger) RootAt(logID string, size uint64) (proofs.Hash, error) {
-	release, err := l.enter()
+	lg, st, release, err := l.reader(logID)
 	if err != nil {
 		return proofs.Hash{}, err
 	}
 	defer release()
-	lg, err := l.handle(logID)
-	if err != nil {
-		return proofs.Hash{}, err
-	}
-	st, err := lg.committed()
-	if err != nil {
-		return proofs.Hash{}, err
-	}
 	if size > st.size {
 		return proofs.Hash{}, fmt.Errorf("%w: size %d is past the log's %d", ErrInvalid, size, st.size)
 	}
@@ -192,19 +170,11 @@ func (l *Ledger) RootAt(logID string, size uint64) (proofs.Hash, error) {
 // Annotations returns the indexes of the committed entries that annotate
 // entry index, in order.
 func (l *Ledger) Annotations(logID string, index uint64) ([]uint64, error) {
-	release, err := l.enter()
+	lg, st, release, err := l.reader(logID)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	lg, err := l.handle(logID)
-	if err != nil {
-		return nil, err
-	}
-	st, err := lg.committed()
-	if err != nil {
-		return nil, err
-	}
 	size := st.size
 	lower := refKey(nil, lg.num, index, 0)
 	upper := refKey(nil, lg.num, index+1, 0)

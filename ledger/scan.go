@@ -29,19 +29,11 @@ type ScanOptions struct {
 // Scan reads the whole range it is given: it is the fallback of the query
 // path, and the export path; the indexed planner of issue #4 is not built yet.
 func (l *Ledger) Scan(ctx context.Context, logID string, opts ScanOptions, fn func(r *Record) (bool, error)) (uint64, error) {
-	release, err := l.enter()
+	lg, st, release, err := l.reader(logID)
 	if err != nil {
 		return 0, err
 	}
 	defer release()
-	lg, err := l.handle(logID)
-	if err != nil {
-		return 0, err
-	}
-	st, err := lg.committed()
-	if err != nil {
-		return 0, err
-	}
 	bound := st.size
 	if opts.Bound != 0 && opts.Bound < bound {
 		bound = opts.Bound
