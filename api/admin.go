@@ -157,7 +157,7 @@ type createKeyRequest struct {
 func (s *Server) createKey(c *gin.Context) {
 	caller := callerKey(c)
 	if caller.Role != ledger.RoleOperator && caller.Role != ledger.RoleAdmin {
-		fail(c, newError(http.StatusForbidden, "forbidden", "this key's role ("+string(caller.Role)+") may not create keys"))
+		fail(c, forbiddenRole(caller, "create keys"))
 		return
 	}
 	var req createKeyRequest
@@ -182,7 +182,7 @@ func (s *Server) createKey(c *gin.Context) {
 			return
 		}
 	default:
-		fail(c, newError(http.StatusForbidden, "forbidden", "this key's role ("+string(caller.Role)+") may not create keys"))
+		fail(c, forbiddenRole(caller, "create keys"))
 		return
 	}
 	if role != ledger.RoleOperator && req.Log == "" {
@@ -217,7 +217,7 @@ func (s *Server) listKeys(c *gin.Context) {
 	case ledger.RoleAdmin:
 		logID = caller.Log
 	default:
-		fail(c, newError(http.StatusForbidden, "forbidden", "this key's role ("+string(caller.Role)+") may not list keys"))
+		fail(c, forbiddenRole(caller, "list keys"))
 		return
 	}
 	keys, err := s.l.Keys(logID)
@@ -235,7 +235,7 @@ func (s *Server) listKeys(c *gin.Context) {
 func (s *Server) revokeKey(c *gin.Context) {
 	caller := callerKey(c)
 	if caller.Role != ledger.RoleOperator && caller.Role != ledger.RoleAdmin {
-		fail(c, newError(http.StatusForbidden, "forbidden", "this key's role ("+string(caller.Role)+") may not revoke keys"))
+		fail(c, forbiddenRole(caller, "revoke keys"))
 		return
 	}
 	k, err := s.l.Key(c.Param("id"))

@@ -58,7 +58,7 @@ func require(need ledger.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		k := callerKey(c)
 		if !canDo(k.Role, need) {
-			fail(c, newError(http.StatusForbidden, "forbidden", "this key's role ("+string(k.Role)+") may not do this"))
+			fail(c, forbiddenRole(k, "do this"))
 			return
 		}
 		if logID := c.Param("log"); logID != "" && k.Role != ledger.RoleOperator && k.Log != logID {
@@ -66,6 +66,25 @@ func require(need ledger.Role) gin.HandlerFunc {
 			return
 		}
 	}
+}
+
+// ownLog is the log of the /audit routes: the key's own (an operator key:
+// default, or ?log=), for a key with auditor rights; otherwise it answers 403.
+func ownLog(c *gin.Context) (string, bool) {
+	k := callerKey(c)
+	if !canDo(k.Role, ledger.RoleAuditor) {
+		fail(c, forbiddenRole(k, "do this"))
+		return "", false
+	}
+	if k.Role == ledger.RoleOperator {
+		return c.DefaultQuery("log", ledger.DefaultLogID), true
+	}
+	return k.Log, true
+}
+
+// forbiddenRole is the 403 for a key whose role may not do what.
+func forbiddenRole(k *ledger.APIKey, what string) *apiError {
+	return newError(http.StatusForbidden, "forbidden", "this key's role ("+string(k.Role)+") may not "+what)
 }
 
 func callerKey(c *gin.Context) *ledger.APIKey {
