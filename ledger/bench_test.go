@@ -16,6 +16,7 @@ package ledger
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -26,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditledger/auditledger/proofs"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -480,3 +482,12 @@ func BenchmarkVerify(b *testing.B) {
 
 // benchLogger drops the ledger's and Pebble's logs.
 func benchLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// hashIndexKey is the key the leaf hash index had in the main store, for
+// the raw-schema benchmark that shows what it cost there.
+func hashIndexKey(dst []byte, num uint32, leafHash proofs.Hash, index uint64) []byte {
+	dst = append(dst, prefixLog, 0, 0, 0, 0, 'X')
+	binary.BigEndian.PutUint32(dst[len(dst)-5:], num)
+	dst = append(dst, leafHash[:hashIndexLen]...)
+	return binary.BigEndian.AppendUint64(dst, index)
+}

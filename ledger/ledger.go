@@ -151,6 +151,10 @@ type Ledger struct {
 
 	failed  atomic.Pointer[error] // set once, when a commit fails
 	grew    chan struct{}         // sequencer → publisher: some log grew (buffer 1)
+	index   *pebble.DB            // the leaf hash index store (hashindex.go); nil read-only
+	idxWake chan struct{}         // sequencer → indexer: some log grew (buffer 1)
+	idxStop chan struct{}
+	idxDone chan struct{}
 	stopPub chan struct{}
 	seqDone chan struct{}
 	pubDone chan struct{}
@@ -191,27 +195,38 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		queue:   make(chan *request, 4096),
 		grew:    make(chan struct{}, 1),
 		stopPub: make(chan struct{}),
+		idxWake: make(chan struct{}, 1),
+		idxStop: make(chan struct{}),
+		idxDone: make(chan struct{}),
 		seqDone: make(chan struct{}),
 		pubDone: make(chan struct{}),
 	}
+	if !cfg.ReadOnly {
+		if err := l.openIndex(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := l.loadLogs(ctx); err != nil {
-		db.Close()
+		l.closeStores()
 		return nil, err
 	}
 	if cfg.ReadOnly {
 		close(l.seqDone)
 		close(l.pubDone)
+		close(l.idxDone)
 		l.closed = true
 		return l, nil
 	}
 	if _, err := l.Log(DefaultLogID); errors.Is(err, ErrNotFound) {
 		if _, err := l.CreateLog(ctx, DefaultLogID, LogSettings{}); err != nil {
-			db.Close()
+			l.closeStores()
 			return nil, err
 		}
 	}
 	go l.sequence()
 	go l.publish()
+	go l.indexer()
 	return l, nil
 }
 
@@ -241,16 +256,34 @@ func (l *Ledger) Close() error {
 		if !wasClosed {
 			<-l.seqDone
 			close(l.stopPub)
+			close(l.idxStop)
 			<-l.pubDone
+			<-l.idxDone
 		}
 		l.dbMu.Lock()
 		l.dbClosed = true
-		if err := l.db.Close(); err != nil {
-			l.closeErr = fmt.Errorf("couldn't close the store: %w", err)
-		}
+		l.closeErr = l.closeStores()
 		l.dbMu.Unlock()
 	})
 	return l.closeErr
+}
+
+// closeStores closes the index store (flushed first: it has no WAL) and the
+// main store.
+func (l *Ledger) closeStores() error {
+	var errs []error
+	if l.index != nil {
+		if err := l.index.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("couldn't flush the index store: %w", err))
+		}
+		if err := l.index.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("couldn't close the index store: %w", err))
+		}
+	}
+	if err := l.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("couldn't close the store: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // enter is called by each public method that uses the database; it returns

@@ -92,6 +92,10 @@ type logHandle struct {
 	// commit, read by everyone.
 	state atomic.Pointer[logState]
 
+	// indexed is the size up to which the leaf hash index holds this log;
+	// written by the indexer, read by IndexOf.
+	indexed atomic.Uint64
+
 	// cpMu guards cpWait; cp is the latest published checkpoint.
 	cp     atomic.Pointer[SignedCheckpoint]
 	cpMu   sync.Mutex
@@ -248,6 +252,9 @@ func (l *Ledger) loadLogs(ctx context.Context) error {
 			}
 			if err := l.loadCheckpoint(lg); err != nil {
 				return fmt.Errorf("log %q: %w", rec.ID, err)
+			}
+			if err := l.loadIndexMark(lg); err != nil {
+				return err
 			}
 		}
 		l.logs[rec.ID] = lg

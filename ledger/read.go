@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,45 +84,6 @@ func (l *Ledger) readRecord(lg *logHandle, index uint64) (*Record, error) {
 		closer.Close()
 	}
 	return r, nil
-}
-
-// IndexOf returns the lowest index whose leaf hash is h, or ErrNotFound.
-func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
-	lg, st, release, err := l.reader(logID)
-	if err != nil {
-		return 0, err
-	}
-	defer release()
-	size := st.size
-	prefix := hashIndexKey(nil, lg.num, h, 0)
-	prefix = prefix[:len(prefix)-8]
-	upper := append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	iter, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
-	if err != nil {
-		return 0, err
-	}
-	defer iter.Close()
-	for iter.First(); iter.Valid(); iter.Next() {
-		k := iter.Key()
-		if len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
-			continue
-		}
-		idx := binary.BigEndian.Uint64(k[len(prefix):])
-		if idx >= size {
-			continue
-		}
-		rec, err := l.hashRecord(lg, idx)
-		if err != nil {
-			return 0, err
-		}
-		if rec.leafHash == h {
-			return idx, nil
-		}
-	}
-	if err := iter.Error(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("leaf hash %s in log %q: %w", proofs.EncodeHash(h), logID, ErrNotFound)
 }
 
 // InclusionProof returns the proof that entry index is in the tree of size

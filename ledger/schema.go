@@ -18,7 +18,6 @@ import (
 //	L <log#:4> I <sha256(idempotency key)>  the first answer of an idempotent append (JSON)
 //	L <log#:4> R <ref:8> <index:8>    entry index annotates entry ref (empty value)
 //	L <log#:4> S <size:8>             the checkpoint note signed at that size
-//	L <log#:4> X <leafhash[:8]> <index:8>   leaf hash → index lookup (empty value)
 //
 // Index-major: everything one append writes for entry i (its hashes, its
 // payload, the tiles it completes) sits under "L n E i", so one commit's keys
@@ -28,8 +27,8 @@ import (
 // the E range is ever overwritten. The log's head (size, chain head, last
 // received_at) is the last E…h record; partial tiles are rebuilt from the h
 // records and the full tiles below them at open, and held in memory after.
-// Checkpoints sort after the entries; the leaf hash index is random by nature
-// and sorts last, so its compactions do not touch the entries.
+// Checkpoints sort after the entries. The leaf hash → index lookup, random
+// by nature, is not here: it lives in its own store (hashindex.go).
 const (
 	prefixGlobal = 'G'
 	prefixLog    = 'L'
@@ -39,7 +38,6 @@ const (
 	logEntries    = 'E'
 	logRefs       = 'R'
 	logSigned     = 'S'
-	logHashIndex  = 'X'
 	kindHashes    = 'h'
 	kindPayload   = 'p'
 	kindTile      = 't'
@@ -97,13 +95,6 @@ func checkpointKey(num uint32, size uint64) []byte {
 	k := append(logPrefix(num), logSigned, 0, 0, 0, 0, 0, 0, 0, 0)
 	binary.BigEndian.PutUint64(k[6:], size)
 	return k
-}
-
-func hashIndexKey(dst []byte, num uint32, leafHash proofs.Hash, index uint64) []byte {
-	dst = append(dst, prefixLog, 0, 0, 0, 0, logHashIndex)
-	binary.BigEndian.PutUint32(dst[len(dst)-5:], num)
-	dst = append(dst, leafHash[:hashIndexLen]...)
-	return binary.BigEndian.AppendUint64(dst, index)
 }
 
 // hashRecord is the value of an E…h key.

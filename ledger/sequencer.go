@@ -284,8 +284,6 @@ func (l *Ledger) commit(reqs []*request) {
 			b.Set(key, val, nil)
 			key = entryKey(key[:0], lg.num, idx, kindPayload)
 			b.Set(key, leaf, nil)
-			key = hashIndexKey(key[:0], lg.num, h, idx)
-			b.Set(key, nil, nil)
 			if ref := r.events[i].Ref; ref != nil {
 				key = refKey(key[:0], lg.num, *ref, idx)
 				b.Set(key, nil, nil)
@@ -338,6 +336,10 @@ func (l *Ledger) commit(reqs []*request) {
 	if len(touched) > 0 {
 		select {
 		case l.grew <- struct{}{}:
+		default:
+		}
+		select {
+		case l.idxWake <- struct{}{}:
 		default:
 		}
 	}

@@ -1,0 +1,220 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/auditledger/auditledger/proofs"
+)
+
+// The leaf hash → index lookup is derived data: everything in it follows
+// from the hash records. It lives in its own Pebble store, Dir/index, written
+// without a WAL by the indexer goroutine after the entries are committed, and
+// not in the commit: its keys are random, and in the main store they made
+// Pebble rewrite the entries over and over (docs/performance.md).
+//
+//	X <log#:4> <leafhash[:8]> <index:8>   (empty value)
+//	M <log#:4>                            indexed up to this size (uint64)
+//
+// A mark and the keys below it are written in one batch, so a crash (which
+// may lose the unflushed memtable, marks included) leaves the store
+// consistent, only behind. At open the indexer starts again from each log's
+// mark. Lookups read the index below the mark and scan the hash records of
+// the tail above it.
+const (
+	indexHashes = 'X'
+	indexMark   = 'M'
+	// indexBatch is how many entries one indexer batch covers.
+	indexBatch = 65536
+)
+
+func indexMarkKey(num uint32) []byte {
+	k := []byte{indexMark, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(k[1:], num)
+	return k
+}
+
+func indexHashKey(dst []byte, num uint32, leafHash proofs.Hash, index uint64) []byte {
+	dst = append(dst, indexHashes, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(dst[len(dst)-4:], num)
+	dst = append(dst, leafHash[:hashIndexLen]...)
+	return binary.BigEndian.AppendUint64(dst, index)
+}
+
+// openIndex opens (or creates) the index store.
+func (l *Ledger) openIndex() error {
+	opts := &pebble.Options{FS: l.cfg.FS, DisableWAL: true, Logger: quietLogger{l.cfg.Logger}, MemTableSize: 16 << 20}
+	db, err := pebble.Open(filepath.Join(l.cfg.Dir, "index"), opts)
+	if err != nil {
+		return fmt.Errorf("couldn't open the index store: %w", err)
+	}
+	l.index = db
+	return nil
+}
+
+// loadIndexMark sets a log's indexed mark from the index store.
+func (l *Ledger) loadIndexMark(lg *logHandle) error {
+	if l.index == nil {
+		return nil
+	}
+	v, closer, err := l.index.Get(indexMarkKey(lg.num))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't read the index mark of log %q: %w", lg.id, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return nil // rebuild from 0
+	}
+	mark := binary.BigEndian.Uint64(v)
+	if st := lg.state.Load(); st != nil && mark > st.size {
+		mark = st.size // never trust the index past the store; lookups verify anyway
+	}
+	lg.indexed.Store(mark)
+	return nil
+}
+
+// indexer is the goroutine that keeps the index store up with the committed
+// entries. It is woken by the sequencer after each commit.
+func (l *Ledger) indexer() {
+	defer close(l.idxDone)
+	for {
+		select {
+		case <-l.idxWake:
+		case <-l.idxStop:
+			l.indexAll()
+			return
+		}
+		l.indexAll()
+	}
+}
+
+// indexAll indexes every log up to its committed size.
+func (l *Ledger) indexAll() {
+	for _, lg := range l.handles() {
+		if err := l.indexLog(lg); err != nil {
+			l.cfg.Logger.Warn("indexing failed; lookups by leaf hash scan instead", "log", lg.id, "err", err)
+		}
+	}
+}
+
+func (l *Ledger) indexLog(lg *logHandle) error {
+	st := lg.state.Load()
+	if st == nil {
+		return nil
+	}
+	from := lg.indexed.Load()
+	for from < st.size {
+		to := min(st.size, from+indexBatch)
+		b := l.index.NewBatch()
+		var key []byte
+		err := l.scanHashRecords(lg, from, to, func(idx uint64, rec hashRecord) bool {
+			key = indexHashKey(key[:0], lg.num, rec.leafHash, idx)
+			b.Set(key, nil, nil)
+			return true
+		})
+		if err == nil {
+			b.Set(indexMarkKey(lg.num), binary.BigEndian.AppendUint64(nil, to), nil)
+			err = b.Commit(pebble.NoSync)
+		}
+		b.Close()
+		if err != nil {
+			return err
+		}
+		lg.indexed.Store(to)
+		from = to
+	}
+	return nil
+}
+
+// scanHashRecords calls fn with the hash record of each index in [from, to)
+// of the main store, in order, until fn returns false.
+func (l *Ledger) scanHashRecords(lg *logHandle, from, to uint64, fn func(uint64, hashRecord) bool) error {
+	iter, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: entryKey(nil, lg.num, from, 0),
+		UpperBound: entryKey(nil, lg.num, to, 0),
+	})
+	if err != nil {
+		return err
+	}
+	defer iter.Close()
+	for iter.First(); iter.Valid(); iter.Next() {
+		idx, kind, ok := parseEntryKey(iter.Key())
+		if !ok || kind != kindHashes {
+			continue
+		}
+		rec, err := parseHashRecord(iter.Value())
+		if err != nil {
+			return fmt.Errorf("entry %d of log %q: %w", idx, lg.id, err)
+		}
+		if !fn(idx, rec) {
+			break
+		}
+	}
+	return iter.Error()
+}
+
+// IndexOf returns the lowest committed index whose leaf hash is h, or
+// ErrNotFound. It reads the index store below the log's indexed mark, and
+// scans the hash records above it (the few not indexed yet).
+func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
+	lg, st, release, err := l.reader(logID)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	mark := min(lg.indexed.Load(), st.size)
+	if l.index != nil && mark > 0 {
+		prefix := indexHashKey(nil, lg.num, h, 0)
+		prefix = prefix[:len(prefix)-8]
+		iter, err := l.index.NewIter(&pebble.IterOptions{
+			LowerBound: prefix,
+			UpperBound: append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+		})
+		if err != nil {
+			return 0, err
+		}
+		defer iter.Close()
+		for iter.First(); iter.Valid(); iter.Next() {
+			k := iter.Key()
+			if len(k) != len(prefix)+8 {
+				continue
+			}
+			idx := binary.BigEndian.Uint64(k[len(prefix):])
+			if idx >= mark {
+				break // ascending: the tail is scanned below
+			}
+			// The index is a hint: only the hash record decides.
+			if rec, err := l.hashRecord(lg, idx); err == nil && rec.leafHash == h {
+				return idx, nil
+			}
+		}
+		if err := iter.Error(); err != nil {
+			return 0, err
+		}
+	} else {
+		mark = 0
+	}
+	found, at := false, uint64(0)
+	err = l.scanHashRecords(lg, mark, st.size, func(idx uint64, rec hashRecord) bool {
+		if rec.leafHash == h {
+			found, at = true, idx
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, fmt.Errorf("leaf hash %s in log %q: %w", proofs.EncodeHash(h), logID, ErrNotFound)
+	}
+	return at, nil
+}

@@ -1,0 +1,95 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/auditledger/auditledger/proofs"
+)
+
+// waitIndexed waits until the indexer has caught up with the log.
+func waitIndexed(t *testing.T, l *Ledger, id string) {
+	t.Helper()
+	lg, err := l.handle(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for lg.indexed.Load() < lg.state.Load().size {
+		if time.Now().After(deadline) {
+			t.Fatalf("indexer stuck at %d of %d", lg.indexed.Load(), lg.state.Load().size)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// checkIndexOf looks up every entry's leaf hash and wants its index (the
+// lowest one, for equal leaves), and an unknown hash wants ErrNotFound.
+func checkIndexOf(t *testing.T, l *Ledger, id string) {
+	t.Helper()
+	size, err := l.Size(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[proofs.Hash]uint64{}
+	for i := uint64(0); i < size; i++ {
+		r, err := l.Read(id, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := first[r.LeafHash]; !ok {
+			first[r.LeafHash] = i
+		}
+	}
+	for h, want := range first {
+		got, err := l.IndexOf(id, h)
+		if err != nil || got != want {
+			t.Fatalf("IndexOf(%x) = %d, %v; want %d", h[:4], got, err, want)
+		}
+	}
+	if _, err := l.IndexOf(id, proofs.LeafHash([]byte("nope"))); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown hash: %v", err)
+	}
+}
+
+func TestIndexOf(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	evs := make([]Event, 700)
+	for i := range evs {
+		evs[i] = testEvent(i)
+	}
+	if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Whether or not the indexer has caught up, lookups are exact.
+	checkIndexOf(t, l, DefaultLogID)
+	waitIndexed(t, l, DefaultLogID)
+	checkIndexOf(t, l, DefaultLogID)
+
+	// The index behind the log: lookups scan the tail.
+	lg, _ := l.handle(DefaultLogID)
+	lg.indexed.Store(100)
+	checkIndexOf(t, l, DefaultLogID)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The index store lost: it is rebuilt, and lookups stay exact meanwhile.
+	if err := os.RemoveAll(filepath.Join(dir, "index")); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir)
+	defer l.Close()
+	checkIndexOf(t, l, DefaultLogID)
+	if _, err := l.Append(ctx, DefaultLogID, evs[:3], AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, l, DefaultLogID)
+	checkIndexOf(t, l, DefaultLogID)
+}
