@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -57,6 +58,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}
+	bindEnv(app.Commands)
 	return app
 }
 
@@ -88,3 +90,42 @@ func isTerminal(w io.Writer) bool {
 }
 
 func envs(name string) []string { return []string{"AUDITLEDGER_" + name} }
+
+// bindEnv gives every flag of every command that has none the environment
+// variable AUDITLEDGER_<FLAG NAME> (SPEC §5: every flag also reads one).
+func bindEnv(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		for _, f := range cmd.Flags {
+			env := "AUDITLEDGER_" + strings.ToUpper(strings.ReplaceAll(f.Names()[0], "-", "_"))
+			switch f := f.(type) {
+			case *cli.StringFlag:
+				if len(f.EnvVars) == 0 {
+					f.EnvVars = []string{env}
+				}
+			case *cli.BoolFlag:
+				if len(f.EnvVars) == 0 {
+					f.EnvVars = []string{env}
+				}
+			case *cli.IntFlag:
+				if len(f.EnvVars) == 0 {
+					f.EnvVars = []string{env}
+				}
+			case *cli.Int64Flag:
+				if len(f.EnvVars) == 0 {
+					f.EnvVars = []string{env}
+				}
+			case *cli.DurationFlag:
+				if len(f.EnvVars) == 0 {
+					f.EnvVars = []string{env}
+				}
+			case *cli.StringSliceFlag:
+				if len(f.EnvVars) == 0 {
+					f.EnvVars = []string{env}
+				}
+			default:
+				panic(fmt.Sprintf("cli: flag %q of %q has a type bindEnv does not know", f.Names()[0], cmd.Name))
+			}
+		}
+		bindEnv(cmd.Subcommands)
+	}
+}
