@@ -4,8 +4,9 @@ package api_test
 // listener in front of a ledger on a real data directory under b.TempDir(),
 // driven by net/http clients in the same process; and, in the same run, the
 // same events through ledger.Append directly, so that the cost of HTTP, Gin,
-// auth and JSON reads as a ratio. docs/performance.md holds the commands, the
-// figures and the machine.
+// auth and JSON reads as a ratio; and the same requests to a handler that does
+// nothing, the floor that net/http over loopback leaves on the machine.
+// docs/performance.md holds the commands, the figures and the machine.
 //
 // One op is one event (entry). Every sub-benchmark calls b.SetBytes with the
 // mean size of an event's JSON and reports entries/s and the mean entries per
@@ -130,20 +131,23 @@ func runHTTPBenchClients(b *testing.B, clients, n int, do func(i int) error) []t
 }
 
 // reportHTTPBench reports entries/s, the mean group commit size since
-// commits0/entries0, and, when latency is set, the p50 and p99 of durs.
+// commits0/entries0 (when l is not nil, after checking that the log holds
+// b.N entries), and, when latency is set, the p50 and p99 of durs.
 func reportHTTPBench(b *testing.B, l *ledger.Ledger, commits0, entries0 int64, durs []time.Duration, latency bool) {
 	b.Helper()
-	info, err := l.Log(ledger.DefaultLogID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if info.Size != uint64(b.N) {
-		b.Fatalf("log size %d after %d events", info.Size, b.N)
-	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
-	st := l.Stats()
-	if c := st.Commits.Load() - commits0; c > 0 {
-		b.ReportMetric(float64(st.Entries.Load()-entries0)/float64(c), "entries/commit")
+	if l != nil {
+		info, err := l.Log(ledger.DefaultLogID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if info.Size != uint64(b.N) {
+			b.Fatalf("log size %d after %d events", info.Size, b.N)
+		}
+		st := l.Stats()
+		if c := st.Commits.Load() - commits0; c > 0 {
+			b.ReportMetric(float64(st.Entries.Load()-entries0)/float64(c), "entries/commit")
+		}
 	}
 	if latency && len(durs) > 0 {
 		slices.Sort(durs)
@@ -155,21 +159,42 @@ func reportHTTPBench(b *testing.B, l *ledger.Ledger, commits0, entries0 int64, d
 	}
 }
 
+// httpBenchFloorAnswer is what the floor handler answers: the size of the
+// API's answer to one event.
+var httpBenchFloorAnswer = []byte(`{"entries":[{"index":12345,"leaf_hash":"n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=","received_at":"2026-11-25T20:49:06.123456789Z"}]}`)
+
+// httpBenchFloor is the floor handler: it reads the body and answers 201
+// with a fixed ingest answer, and does nothing else.
+func httpBenchFloor(w http.ResponseWriter, r *http.Request) {
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(httpBenchFloorAnswer)
+}
+
 // benchHTTPAppend posts b.N events in requests of batch events from clients
 // concurrent clients, each request answered 201 only after its durable
-// commit.
-func benchHTTPAppend(b *testing.B, clients, batch int) {
+// commit. With floor set, the server is httpBenchFloor instead of the API,
+// and there is no ledger: what net/http and the clients cost on their own.
+func benchHTTPAppend(b *testing.B, clients, batch int, floor bool) {
 	ctx := context.Background()
-	l := openHTTPBenchLedger(b)
-	_, token, err := l.CreateKey(ctx, "bench", ledger.RoleIngest, ledger.DefaultLogID)
-	if err != nil {
-		b.Fatal(err)
+	var l *ledger.Ledger
+	var handler http.Handler = http.HandlerFunc(httpBenchFloor)
+	token := "floor"
+	if !floor {
+		l = openHTTPBenchLedger(b)
+		var err error
+		if _, token, err = l.CreateKey(ctx, "bench", ledger.RoleIngest, ledger.DefaultLogID); err != nil {
+			b.Fatal(err)
+		}
+		if handler, err = api.New(ctx, api.Config{Ledger: l, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+			b.Fatal(err)
+		}
 	}
-	s, err := api.New(ctx, api.Config{Ledger: l, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(s) // 127.0.0.1:0
+	srv := httptest.NewServer(handler) // 127.0.0.1:0
 	b.Cleanup(srv.Close)
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
 		b.Fatalf("server is not on a 127.0.0.1 listener: %s", srv.URL)
@@ -201,8 +226,10 @@ func benchHTTPAppend(b *testing.B, clients, batch int) {
 	auth := "Bearer " + token
 	bodies, mean := httpBenchBodies(b.N, batch)
 	b.SetBytes(mean)
-	st := l.Stats()
-	commits0, entries0 := st.Commits.Load(), st.Entries.Load()
+	var commits0, entries0 int64
+	if l != nil {
+		commits0, entries0 = l.Stats().Commits.Load(), l.Stats().Entries.Load()
+	}
 	durs := runHTTPBenchClients(b, clients, len(bodies), func(i int) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(bodies[i]))
 		if err != nil {
@@ -258,10 +285,15 @@ func benchInProcessAppend(b *testing.B, clients, batch int) {
 //   - batch=1000: JSON arrays of 1,000 events from 4 concurrent clients;
 //   - clients=64/batch=1: one event per request from 64 concurrent clients;
 //   - inprocess/batch=1000 and inprocess/clients=64: the same calls,
-//     already parsed, straight to ledger.Append.
+//     already parsed, straight to ledger.Append;
+//   - floor/clients=64/batch=1: the same requests to a net/http handler
+//     that only reads the body and answers a fixed 201, with no ledger: the
+//     ceiling that HTTP/1.1 over loopback and the clients leave on this
+//     machine, whatever the API does.
 func BenchmarkHTTPAppend(b *testing.B) {
-	b.Run("batch=1000", func(b *testing.B) { benchHTTPAppend(b, 4, 1000) })
-	b.Run("clients=64/batch=1", func(b *testing.B) { benchHTTPAppend(b, 64, 1) })
+	b.Run("batch=1000", func(b *testing.B) { benchHTTPAppend(b, 4, 1000, false) })
+	b.Run("clients=64/batch=1", func(b *testing.B) { benchHTTPAppend(b, 64, 1, false) })
 	b.Run("inprocess/batch=1000", func(b *testing.B) { benchInProcessAppend(b, 4, 1000) })
 	b.Run("inprocess/clients=64", func(b *testing.B) { benchInProcessAppend(b, 64, 1) })
+	b.Run("floor/clients=64/batch=1", func(b *testing.B) { benchHTTPAppend(b, 64, 1, true) })
 }
