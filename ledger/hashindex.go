@@ -30,7 +30,7 @@ const (
 	indexHashes = 'X'
 	indexMark   = 'M'
 	// indexBatch is how many entries one indexer batch covers.
-	indexBatch = 65536
+	indexBatch = 16384
 )
 
 func indexMarkKey(num uint32) []byte {
@@ -52,6 +52,10 @@ func (l *Ledger) openIndex() error {
 	db, err := pebble.Open(filepath.Join(l.cfg.Dir, "index"), opts)
 	if err != nil {
 		return fmt.Errorf("couldn't open the index store: %w", err)
+	}
+	if _, err := checkIndexFormat(db); err != nil {
+		db.Close()
+		return fmt.Errorf("couldn't check the index store: %w", err)
 	}
 	l.index = db
 	return nil
@@ -85,6 +89,7 @@ func (l *Ledger) loadIndexMark(lg *logHandle) error {
 // entries. It is woken by the sequencer after each commit.
 func (l *Ledger) indexer() {
 	defer close(l.idxDone)
+	l.indexAll() // whatever a crash or a format change left behind
 	for {
 		select {
 		case <-l.idxWake:
@@ -114,13 +119,13 @@ func (l *Ledger) indexLog(lg *logHandle) error {
 	for from < st.size {
 		to := min(st.size, from+indexBatch)
 		b := l.index.NewBatch()
-		var key []byte
-		err := l.scanHashRecords(lg, from, to, func(idx uint64, rec hashRecord) bool {
-			key = indexHashKey(key[:0], lg.num, rec.leafHash, idx)
-			b.Set(key, nil, nil)
-			return true
-		})
+		w := l.newIndexWriter(lg, b)
+		err := l.scanEntryRecords(lg, from, to, w.add)
 		if err == nil {
+			err = w.finish()
+		}
+		if err == nil {
+			// The mark goes in the same batch as what it covers.
 			b.Set(indexMarkKey(lg.num), binary.BigEndian.AppendUint64(nil, to), nil)
 			err = b.Commit(pebble.NoSync)
 		}
@@ -132,6 +137,62 @@ func (l *Ledger) indexLog(lg *logHandle) error {
 		from = to
 	}
 	return nil
+}
+
+// scanEntryRecords calls fn with the hash record and the payload (nil when
+// there is none) of each index in [from, to) of the main store, in order.
+// The payload is only valid during the call.
+func (l *Ledger) scanEntryRecords(lg *logHandle, from, to uint64, fn func(uint64, hashRecord, []byte) error) error {
+	iter, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: entryKey(nil, lg.num, from, 0),
+		UpperBound: entryKey(nil, lg.num, to, 0),
+	})
+	if err != nil {
+		return err
+	}
+	defer iter.Close()
+	var (
+		cur  uint64
+		rec  hashRecord
+		leaf []byte
+		buf  []byte
+		have bool
+	)
+	flush := func() error {
+		if !have {
+			return nil
+		}
+		have = false
+		return fn(cur, rec, leaf)
+	}
+	for iter.First(); iter.Valid(); iter.Next() {
+		idx, kind, ok := parseEntryKey(iter.Key())
+		if !ok {
+			continue
+		}
+		if have && idx != cur {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		switch kind {
+		case kindHashes:
+			r, err := parseHashRecord(iter.Value())
+			if err != nil {
+				return fmt.Errorf("entry %d of log %q: %w", idx, lg.id, err)
+			}
+			cur, rec, leaf, have = idx, r, nil, true
+		case kindPayload:
+			if have && idx == cur {
+				buf = append(buf[:0], iter.Value()...) // Next may reuse Value's memory
+				leaf = buf
+			}
+		}
+	}
+	if err := iter.Error(); err != nil {
+		return err
+	}
+	return flush()
 }
 
 // scanHashRecords calls fn with the hash record of each index in [from, to)

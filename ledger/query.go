@@ -558,8 +558,9 @@ type IndexValue struct {
 // IndexValues returns the values under which an index of entries by
 // field would list en, so that Term.IndexLookup finds it: its category,
 // its action and, when different, the action's last ':'-part, its actor's
-// id, name and email (lowercased), its target's id and name, its ip, its
-// result, and read_only "true" when it is. A nil en (redacted) has none.
+// id, name and email (lowercased), its target's id and name, its ip,
+// result "failure" when it failed (success, most entries, is not listed),
+// and read_only "true" when it is. A nil en (redacted) has none.
 func (en *Entry) IndexValues() []IndexValue {
 	if en == nil {
 		return nil
@@ -591,9 +592,7 @@ func (en *Entry) IndexValues() []IndexValue {
 		add("target", tg.Name)
 	}
 	add("ip", en.IP)
-	if en.Result == "" {
-		add("result", "success")
-	} else {
+	if en.Result == "failure" {
 		add("result", en.Result)
 	}
 	if en.ReadOnly {
@@ -604,8 +603,9 @@ func (en *Entry) IndexValues() []IndexValue {
 
 // IndexLookup tells a query planner how an index of entries by field
 // value (Entry.IndexValues) can narrow the search for t. field is "" when
-// no such index can: for a negated term, since, until, read_only false
-// and an ip CIDR wider than one address. Otherwise every entry that t
+// no such index can: for a negated term, since, until, read_only false,
+// result other than exactly failure, and an ip CIDR wider than one
+// address. Otherwise every entry that t
 // matches is listed under field with a value that equals one of values
 // (exact) or, when exact is false, starts with one of them: a range scan
 // in a sorted index. The answer is a superset (actor:ann reads ids,
@@ -615,7 +615,13 @@ func (t Term) IndexLookup() (field string, values []string, exact bool) {
 		return "", nil, false
 	}
 	switch t.Key {
-	case "category", "action", "target", "result":
+	case "result":
+		// Only failures are indexed: success is most entries, and an
+		// index of it would cost more than it saves.
+		if t.Value == "failure" && !t.Prefix {
+			return t.Key, []string{t.Value}, true
+		}
+	case "category", "action", "target":
 		return t.Key, []string{t.Value}, !t.Prefix
 	case "actor":
 		values = []string{t.Value}

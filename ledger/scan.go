@@ -26,8 +26,8 @@ type ScanOptions struct {
 // reads one Pebble snapshot and holds no lock between calls; fn may be slow.
 // It returns the size the scan was bounded by.
 //
-// Scan reads the whole range it is given: it is the fallback of the query
-// path, and the export path; the indexed planner of issue #4 is not built yet.
+// Scan reads the whole range it is given; Search is the same with a query,
+// through the field indexes.
 func (l *Ledger) Scan(ctx context.Context, logID string, opts ScanOptions, fn func(r *Record) (bool, error)) (uint64, error) {
 	lg, st, release, err := l.reader(logID)
 	if err != nil {
@@ -54,12 +54,20 @@ func (l *Ledger) Scan(ctx context.Context, logID string, opts ScanOptions, fn fu
 	}
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
-	iter, err := snap.NewIter(&pebble.IterOptions{
+	_, err = l.scanRange(ctx, snap, lg, lo, hi, opts.Desc, fn)
+	return bound, err
+}
+
+// scanRange calls fn with each entry of [lo, hi) read from r, ascending or
+// descending, until fn returns false (more is then false) or an error.
+func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, lo, hi uint64, desc bool, fn func(r *Record) (bool, error)) (more bool, err error) {
+	logID := lg.id
+	iter, err := r.NewIter(&pebble.IterOptions{
 		LowerBound: entryKey(nil, lg.num, lo, 0),
 		UpperBound: entryKey(nil, lg.num, hi, 0),
 	})
 	if err != nil {
-		return 0, err
+		return false, err
 	}
 	defer iter.Close()
 
@@ -75,25 +83,25 @@ func (l *Ledger) Scan(ctx context.Context, logID string, opts ScanOptions, fn fu
 	}
 	valid := iter.First
 	next := iter.Next
-	if opts.Desc {
+	if desc {
 		valid, next = iter.Last, iter.Prev
 	}
 	n := 0
 	for ok := valid(); ok; ok = next() {
 		idx, kind, good := parseEntryKey(iter.Key())
 		if !good {
-			return 0, fmt.Errorf("bad entry key %x in log %q", iter.Key(), logID)
+			return false, fmt.Errorf("bad entry key %x in log %q", iter.Key(), logID)
 		}
 		if cur != nil && cur.Index != idx {
 			if more, err := emit(); err != nil || !more {
-				return bound, err
+				return false, err
 			}
 		}
 		if cur == nil {
 			cur = &Record{Index: idx}
 			if n++; n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
-					return 0, err
+					return false, err
 				}
 			}
 		}
@@ -101,7 +109,7 @@ func (l *Ledger) Scan(ctx context.Context, logID string, opts ScanOptions, fn fu
 		case kindHashes:
 			rec, err := parseHashRecord(iter.Value())
 			if err != nil {
-				return 0, fmt.Errorf("entry %d of log %q: %w", idx, logID, err)
+				return false, fmt.Errorf("entry %d of log %q: %w", idx, logID, err)
 			}
 			cur.LeafHash, cur.ChainHash, cur.ReceivedAtNanos = rec.leafHash, rec.chainHash, rec.receivedAt
 		case kindPayload:
@@ -109,8 +117,7 @@ func (l *Ledger) Scan(ctx context.Context, logID string, opts ScanOptions, fn fu
 		}
 	}
 	if err := iter.Error(); err != nil {
-		return 0, fmt.Errorf("couldn't scan log %q: %w", logID, err)
+		return false, fmt.Errorf("couldn't scan log %q: %w", logID, err)
 	}
-	_, err = emit()
-	return bound, err
+	return emit()
 }

@@ -1,0 +1,627 @@
+package ledger
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Limits of the query planner.
+const (
+	// planMaxMerge is the most index values one term is read through side
+	// by side (a prefix term's values, an actor's two spellings).
+	planMaxMerge = 32
+	// planMaxValues is the most values a prefix term may expand to; past
+	// it the term only filters.
+	planMaxValues = 4096
+	// planMaxSlice is the most postings a term with more than planMaxMerge
+	// values reads into memory (8 bytes each).
+	planMaxSlice = 1 << 20
+)
+
+// SearchStats say how Search found its answer.
+type SearchStats struct {
+	// Bound is the log size the search was bounded by.
+	Bound uint64
+	// Indexed is the size below which the field indexes were used; the
+	// entries from Indexed to Bound were scanned.
+	Indexed uint64
+	// Plan describes the indexes read, most selective first, and the
+	// terms left to filter; "scan" when no index applied.
+	Plan string
+	// Examined is how many entries were read and matched against the
+	// query: the indexes' candidates plus the scanned tail.
+	Examined int
+}
+
+// Search calls fn with each committed entry that q matches, in index order
+// (or reverse, with opts.Desc), starting at opts.From and bounded like
+// Scan, until fn returns false or an error. Where the query has a term an
+// index can answer, it reads only the candidates the indexes give (the
+// planner joins the most selective indexes and the time zones, and leaves
+// dense ones to filter); the entries the indexer has not reached yet are
+// scanned. Every candidate's entry is read and matched, so the answer is
+// exactly Scan's filtered by q.Match. A redacted entry matches only a
+// query with no terms. fn may be slow; no lock is held between calls.
+func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOptions, fn func(r *Record) (bool, error)) (SearchStats, error) {
+	var stats SearchStats
+	lg, st, release, err := l.reader(logID)
+	if err != nil {
+		return stats, err
+	}
+	defer release()
+	stats.Bound = st.size
+	if opts.Bound != 0 && opts.Bound < stats.Bound {
+		stats.Bound = opts.Bound
+	}
+	bound := stats.Bound
+	if bound == 0 {
+		stats.Plan = "empty"
+		return stats, nil
+	}
+	// [lo, hi): the indexes to visit.
+	lo, hi := uint64(0), bound
+	if opts.Desc {
+		if opts.From < bound {
+			hi = opts.From + 1
+		}
+	} else {
+		lo = min(opts.From, bound)
+	}
+	if q == nil {
+		q = &Query{}
+	}
+	match := func(r *Record) (bool, error) {
+		stats.Examined++
+		if len(q.Terms) == 0 {
+			return fn(r)
+		}
+		if r.Redacted() {
+			return true, nil
+		}
+		en, err := parseEntryFields(r.Leaf)
+		if err != nil || !q.Match(en) {
+			return true, nil // a damaged entry is verify's business
+		}
+		return fn(r)
+	}
+
+	var p *plan
+	if l.index != nil && len(q.Terms) > 0 {
+		stats.Indexed = min(lg.indexed.Load(), bound)
+		p, err = l.newPlan(lg, q, stats.Indexed, opts.Desc)
+		if err != nil {
+			return stats, err
+		}
+		defer p.close()
+	}
+	if p == nil || len(p.sources) == 0 {
+		stats.Indexed = 0
+		stats.Plan = "scan"
+		if p != nil {
+			stats.Plan = p.describe()
+		}
+		_, err := l.scanRange(ctx, l.db, lg, lo, hi, opts.Desc, match)
+		return stats, err
+	}
+	stats.Plan = p.describe()
+	mark := stats.Indexed
+	// Ascending: the indexed part, then the tail. Descending: the reverse.
+	tail := func() (bool, error) {
+		if hi <= max(lo, mark) {
+			return true, nil
+		}
+		return l.scanRange(ctx, l.db, lg, max(lo, mark), hi, opts.Desc, match)
+	}
+	if opts.Desc {
+		if more, err := tail(); err != nil || !more {
+			return stats, err
+		}
+	}
+	if lo < min(hi, mark) {
+		more, err := l.joinRange(ctx, lg, p, lo, min(hi, mark), opts.Desc, match)
+		if err != nil || !more {
+			return stats, err
+		}
+	}
+	if !opts.Desc {
+		_, err = tail()
+	}
+	return stats, err
+}
+
+// joinRange visits the candidates of plan p in [lo, hi): the indexes every
+// source holds (a leapfrog join), reading each entry.
+func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi uint64, desc bool, fn func(*Record) (bool, error)) (bool, error) {
+	iter, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: entryKey(nil, lg.num, lo, 0),
+		UpperBound: entryKey(nil, lg.num, hi, 0),
+	})
+	if err != nil {
+		return false, err
+	}
+	defer iter.Close()
+	x := lo
+	if desc {
+		x = hi - 1
+	}
+	var key []byte
+	for n := 0; ; n++ {
+		if n%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		// Move x to the next index that every source holds.
+		for i := 0; i < len(p.sources); {
+			y, ok, err := p.sources[i].seek(x)
+			if err != nil {
+				return false, err
+			}
+			if !ok || (!desc && y >= hi) || (desc && y < lo) {
+				return true, nil
+			}
+			if y != x {
+				x, i = y, 0
+				continue
+			}
+			i++
+		}
+		key = entryKey(key[:0], lg.num, x, 0)
+		rec := &Record{Index: x}
+		for ok := iter.SeekGE(key); ok; ok = iter.Next() {
+			idx, kind, good := parseEntryKey(iter.Key())
+			if !good || idx != x {
+				break
+			}
+			switch kind {
+			case kindHashes:
+				h, err := parseHashRecord(iter.Value())
+				if err != nil {
+					return false, fmt.Errorf("entry %d of log %q: %w", x, lg.id, err)
+				}
+				rec.LeafHash, rec.ChainHash, rec.ReceivedAtNanos = h.leafHash, h.chainHash, h.receivedAt
+			case kindPayload:
+				rec.Leaf = append([]byte(nil), iter.Value()...)
+			}
+		}
+		if err := iter.Error(); err != nil {
+			return false, fmt.Errorf("couldn't read entry %d of log %q: %w", x, lg.id, err)
+		}
+		if more, err := fn(rec); err != nil || !more {
+			return false, err
+		}
+		if desc {
+			if x == lo {
+				return true, nil
+			}
+			x--
+		} else {
+			if x++; x >= hi {
+				return true, nil
+			}
+		}
+	}
+}
+
+// A source is one index's candidates for a query, below the log's indexed
+// mark. seek returns the first index the source holds at or past x in the
+// plan's direction (≥ x ascending, ≤ x descending); ok is false when there
+// is none. Sources are used by one goroutine.
+type source interface {
+	seek(x uint64) (y uint64, ok bool, err error)
+	close() error
+}
+
+// plan is the sources a search joins, most selective first.
+type plan struct {
+	sources []source
+	notes   []string // what each source reads, then what is left to filter
+	filters []string
+}
+
+func (p *plan) describe() string {
+	s := strings.Join(p.notes, " ∩ ")
+	if s == "" {
+		s = "scan"
+	}
+	if len(p.filters) > 0 {
+		s += "; filter " + strings.Join(p.filters, " ")
+	}
+	return s
+}
+
+func (p *plan) close() {
+	for _, s := range p.sources {
+		s.close()
+	}
+}
+
+// newPlan picks the sources for q over [0, mark). A term becomes a source
+// when an index can answer it (Term.IndexLookup) and its postings are at
+// most half the indexed entries; denser terms, negations and the rest are
+// left to Query.Match. since and until become one zone source. Sources are
+// ordered by their posting counts, smallest first.
+func (l *Ledger) newPlan(lg *logHandle, q *Query, mark uint64, desc bool) (*plan, error) {
+	p := &plan{}
+	if mark == 0 {
+		for _, t := range q.Terms {
+			p.filters = append(p.filters, t.String())
+		}
+		return p, nil
+	}
+	type cand struct {
+		src   source
+		count uint64
+		note  string
+	}
+	var cands []cand
+	var since, until *time.Time
+	for _, t := range q.Terms {
+		switch {
+		case t.Key == "since" && !t.Negate:
+			if since == nil || t.Time.After(*since) {
+				since = &t.Time
+			}
+			continue
+		case t.Key == "until" && !t.Negate:
+			if until == nil || t.Time.Before(*until) {
+				until = &t.Time
+			}
+			continue
+		}
+		field, values, exact := t.IndexLookup()
+		fb, ok := indexFields[field]
+		if !ok {
+			p.filters = append(p.filters, t.String())
+			continue
+		}
+		src, count, err := l.termSource(lg, fb, values, exact, mark, desc)
+		if err != nil {
+			p.close()
+			for _, c := range cands {
+				c.src.close()
+			}
+			return nil, err
+		}
+		if src == nil || count > mark/2 {
+			if src != nil {
+				src.close()
+			}
+			p.filters = append(p.filters, t.String())
+			continue
+		}
+		cands = append(cands, cand{src, count, fmt.Sprintf("%s (%d)", t.String(), count)})
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int {
+		switch {
+		case a.count < b.count:
+			return -1
+		case a.count > b.count:
+			return 1
+		}
+		return 0
+	})
+	for _, c := range cands {
+		p.sources = append(p.sources, c.src)
+		p.notes = append(p.notes, c.note)
+	}
+	if since != nil || until != nil {
+		z := &zoneSource{num: lg.num, desc: desc, min: minTime, max: maxTime}
+		if since != nil {
+			z.min = since.UnixNano()
+		}
+		if until != nil {
+			z.max = until.UnixNano() // exclusive
+		}
+		it, err := l.index.NewIter(&pebble.IterOptions{
+			LowerBound: zoneKey(lg.num, 0),
+			UpperBound: zoneKey(lg.num, (mark+zoneBlock-1)/zoneBlock),
+		})
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		z.iter = it
+		p.sources = append(p.sources, z)
+		p.notes = append(p.notes, "time zones")
+	}
+	return p, nil
+}
+
+const (
+	minTime = -1 << 63
+	maxTime = 1<<63 - 1
+)
+
+// termSource builds the source of one indexable term: one posting list for
+// one exact value, a merge of up to planMaxMerge lists, or, for a prefix
+// with more values, its postings read into memory. It returns a nil source
+// when the term is better left to filter (too many values or postings).
+func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool, mark uint64, desc bool) (source, uint64, error) {
+	type list struct {
+		prefix []byte // the posting key prefix of one value
+		count  uint64
+	}
+	var lists []list
+	seen := map[string]bool{}
+	for _, v := range values {
+		if exact {
+			prefix := fieldKey(nil, indexPostings, lg.num, fb, v, true)
+			if seen[string(prefix)] {
+				continue
+			}
+			seen[string(prefix)] = true
+			ck := fieldKey(nil, indexCounts, lg.num, fb, v, true)
+			n, err := l.indexUint64(ck)
+			if err != nil {
+				return nil, 0, err
+			}
+			lists = append(lists, list{prefix, n})
+			continue
+		}
+		// A prefix: every value in the count keys' range.
+		lower := fieldKey(nil, indexCounts, lg.num, fb, v, false)
+		it, err := l.index.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
+		if err != nil {
+			return nil, 0, err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			if len(lists) >= planMaxValues {
+				it.Close()
+				return nil, 0, nil
+			}
+			k := it.Key()
+			if seen[string(k)] || len(it.Value()) != 8 {
+				continue
+			}
+			seen[string(k)] = true
+			prefix := append([]byte{indexPostings}, k[1:]...)
+			lists = append(lists, list{prefix, binary.BigEndian.Uint64(it.Value())})
+		}
+		if err := it.Close(); err != nil {
+			return nil, 0, err
+		}
+	}
+	var total uint64
+	for _, ls := range lists {
+		total += ls.count
+	}
+	open := func(prefix []byte) (*postingSource, error) {
+		it, err := l.index.NewIter(&pebble.IterOptions{
+			LowerBound: prefix,
+			UpperBound: binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), mark),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &postingSource{iter: it, prefix: prefix, desc: desc}, nil
+	}
+	switch {
+	case len(lists) == 0:
+		return emptySource{}, 0, nil
+	case len(lists) == 1:
+		s, err := open(lists[0].prefix)
+		return s, total, err
+	case len(lists) <= planMaxMerge:
+		m := &mergeSource{desc: desc}
+		for _, ls := range lists {
+			s, err := open(ls.prefix)
+			if err != nil {
+				m.close()
+				return nil, 0, err
+			}
+			m.subs = append(m.subs, s)
+		}
+		return m, total, nil
+	case total <= planMaxSlice:
+		var idxs []uint64
+		for _, ls := range lists {
+			s, err := open(ls.prefix)
+			if err != nil {
+				return nil, 0, err
+			}
+			for ok := s.iter.First(); ok; ok = s.iter.Next() {
+				if x, ok := s.parse(); ok {
+					idxs = append(idxs, x)
+				}
+			}
+			if err := s.close(); err != nil {
+				return nil, 0, err
+			}
+		}
+		slices.Sort(idxs)
+		return &sliceSource{idxs: slices.Compact(idxs), desc: desc}, total, nil
+	}
+	return nil, total, nil
+}
+
+// postingSource reads one value's posting list.
+type postingSource struct {
+	iter   *pebble.Iterator
+	prefix []byte
+	desc   bool
+	key    []byte
+	// The last seek: from x it found y (ok false: nothing past x).
+	last      bool
+	lastX     uint64
+	lastY     uint64
+	lastFound bool
+}
+
+func (s *postingSource) parse() (uint64, bool) {
+	k := s.iter.Key()
+	if len(k) != len(s.prefix)+8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k[len(s.prefix):]), true
+}
+
+func (s *postingSource) seek(x uint64) (uint64, bool, error) {
+	if s.last {
+		// The answer for lastX holds for every x between lastX and lastY.
+		if !s.desc && x >= s.lastX && (!s.lastFound || x <= s.lastY) ||
+			s.desc && x <= s.lastX && (!s.lastFound || x >= s.lastY) {
+			return s.lastY, s.lastFound, nil
+		}
+	}
+	var ok bool
+	if s.desc {
+		if x == ^uint64(0) {
+			ok = s.iter.Last()
+		} else {
+			s.key = binary.BigEndian.AppendUint64(append(s.key[:0], s.prefix...), x+1)
+			ok = s.iter.SeekLT(s.key)
+		}
+	} else {
+		s.key = binary.BigEndian.AppendUint64(append(s.key[:0], s.prefix...), x)
+		ok = s.iter.SeekGE(s.key)
+	}
+	var y uint64
+	for ok {
+		var good bool
+		if y, good = s.parse(); good {
+			break
+		}
+		if s.desc {
+			ok = s.iter.Prev()
+		} else {
+			ok = s.iter.Next()
+		}
+	}
+	if err := s.iter.Error(); err != nil {
+		return 0, false, fmt.Errorf("couldn't read an index: %w", err)
+	}
+	s.last, s.lastX, s.lastY, s.lastFound = true, x, y, ok
+	return y, ok, nil
+}
+
+func (s *postingSource) close() error { return s.iter.Close() }
+
+// mergeSource is the union of several posting lists.
+type mergeSource struct {
+	subs []*postingSource
+	desc bool
+}
+
+func (m *mergeSource) seek(x uint64) (uint64, bool, error) {
+	var best uint64
+	found := false
+	for _, s := range m.subs {
+		y, ok, err := s.seek(x)
+		if err != nil {
+			return 0, false, err
+		}
+		if ok && (!found || !m.desc && y < best || m.desc && y > best) {
+			best, found = y, true
+		}
+	}
+	return best, found, nil
+}
+
+func (m *mergeSource) close() error {
+	var first error
+	for _, s := range m.subs {
+		if err := s.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// sliceSource is a sorted list of indexes in memory.
+type sliceSource struct {
+	idxs []uint64
+	desc bool
+}
+
+func (s *sliceSource) seek(x uint64) (uint64, bool, error) {
+	i, found := slices.BinarySearch(s.idxs, x)
+	if found {
+		return x, true, nil
+	}
+	if s.desc {
+		if i == 0 {
+			return 0, false, nil
+		}
+		return s.idxs[i-1], true, nil
+	}
+	if i == len(s.idxs) {
+		return 0, false, nil
+	}
+	return s.idxs[i], true, nil
+}
+
+func (s *sliceSource) close() error { return nil }
+
+// emptySource holds nothing: a value no entry has.
+type emptySource struct{}
+
+func (emptySource) seek(uint64) (uint64, bool, error) { return 0, false, nil }
+func (emptySource) close() error                      { return nil }
+
+// zoneSource holds every index of the blocks whose time range meets
+// [min, max): the candidates of since and until.
+type zoneSource struct {
+	iter     *pebble.Iterator
+	num      uint32
+	desc     bool
+	min, max int64 // max exclusive
+	// The block looked at last and whether it qualified.
+	blk    uint64
+	blkOK  bool
+	blkSet bool
+}
+
+func (z *zoneSource) qualifies(v []byte) bool {
+	zn, ok := decodeZone(v)
+	return ok && zn.max >= z.min && zn.min < z.max
+}
+
+func (z *zoneSource) seek(x uint64) (uint64, bool, error) {
+	blk := x / zoneBlock
+	if z.blkSet && blk == z.blk && z.blkOK {
+		return x, true, nil
+	}
+	var ok bool
+	if z.desc {
+		ok = z.iter.SeekLT(zoneKey(z.num, blk+1))
+	} else {
+		ok = z.iter.SeekGE(zoneKey(z.num, blk))
+	}
+	for ; ok; ok = z.next() {
+		k := z.iter.Key()
+		if len(k) != 13 {
+			continue
+		}
+		b := binary.BigEndian.Uint64(k[5:])
+		if z.qualifies(z.iter.Value()) {
+			z.blk, z.blkOK, z.blkSet = b, true, true
+			if b == blk {
+				return x, true, nil
+			}
+			if z.desc {
+				return b*zoneBlock + zoneBlock - 1, true, nil
+			}
+			return b * zoneBlock, true, nil
+		}
+	}
+	if err := z.iter.Error(); err != nil {
+		return 0, false, fmt.Errorf("couldn't read the time zones: %w", err)
+	}
+	return 0, false, nil
+}
+
+func (z *zoneSource) next() bool {
+	if z.desc {
+		return z.iter.Prev()
+	}
+	return z.iter.Next()
+}
+
+func (z *zoneSource) close() error { return z.iter.Close() }

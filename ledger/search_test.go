@@ -1,0 +1,402 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+var (
+	searchCategories = []string{"login", "user", "role", "device", "api", "security"}
+	searchActions    = []string{"login", "user:invite", "user:delete", "role:assign", "device:wipe", "api_key:create", "security:sso_disabled", "user:login"}
+	searchNames      = []string{"Ann Lee", "Bob", "carol", "Dave\x00Zero", strings.Repeat("long", 40)}
+	searchIPs        = []string{"10.0.0.1", "10.0.0.2", "10.1.2.3", "192.168.7.9", "2001:db8::1", "2001:db8::ff"}
+	searchBase       = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// searchEvent makes a random event from small vocabularies, so that random
+// queries hit often, with a few rare actors and out-of-order times.
+func searchEvent(r *rand.Rand, i int) Event {
+	ev := Event{
+		Category: searchCategories[r.IntN(len(searchCategories))],
+		Action:   searchActions[r.IntN(len(searchActions))],
+		Actor:    &Actor{Type: "user", ID: fmt.Sprintf("u%d", r.IntN(12))},
+	}
+	if r.IntN(200) == 0 {
+		ev.Actor.ID = fmt.Sprintf("rare%d", r.IntN(3))
+	}
+	if r.IntN(2) == 0 {
+		ev.Actor.Name = searchNames[r.IntN(len(searchNames))]
+	}
+	if r.IntN(2) == 0 {
+		ev.Actor.Email = fmt.Sprintf("%s@Example.com", []string{"ann", "Bob", "carol"}[r.IntN(3)])
+	}
+	if r.IntN(3) > 0 {
+		ev.Target = &Target{Type: "user", ID: fmt.Sprintf("t%d", r.IntN(20))}
+		if r.IntN(2) == 0 {
+			ev.Target.Name = searchNames[r.IntN(len(searchNames))]
+		}
+	}
+	if r.IntN(4) > 0 {
+		ev.IP = searchIPs[r.IntN(len(searchIPs))]
+	}
+	if r.IntN(5) == 0 {
+		ev.Result = "failure"
+	}
+	ev.ReadOnly = r.IntN(10) == 0
+	// Mostly in order, some far in the past (a backfill), some absent.
+	switch r.IntN(10) {
+	case 0:
+		t := searchBase.Add(-time.Duration(r.IntN(1000)) * time.Hour)
+		ev.Time = &t
+	case 1, 2:
+	default:
+		t := searchBase.Add(time.Duration(i) * time.Minute)
+		ev.Time = &t
+	}
+	return ev
+}
+
+// searchQuery makes a random query of one to three terms.
+func searchQuery(r *rand.Rand, n int) string {
+	pick := func(s []string) string { return s[r.IntN(len(s))] }
+	var terms []string
+	for range 1 + r.IntN(3) {
+		var t string
+		switch r.IntN(11) {
+		case 0:
+			t = "category:" + pick(searchCategories)
+		case 1:
+			a := pick(searchActions)
+			switch r.IntN(3) {
+			case 0:
+				t = "action:" + a
+			case 1:
+				t = "action:" + a[strings.LastIndexByte(a, ':')+1:]
+			default:
+				t = "action:" + a[:1+r.IntN(len(a))] + "*"
+			}
+		case 2:
+			t = "actor:" + pick([]string{"u1", "u7", "rare0", "rare2", "ann@example.com", "BOB@example.com", "u*", "rare*", "carol"})
+		case 3:
+			t = "actor:" + fmt.Sprintf("%q", pick(searchNames))
+		case 4:
+			t = "target:" + pick([]string{"t3", "t1*", "Bob", "Ann*", "*"})
+		case 5:
+			t = "ip:" + pick([]string{"10.0.0.1", "10.0.0.0/24", "10.*", "2001:db8::/64", "2001:db8::1", "192.168.7.9/32"})
+		case 6:
+			t = "result:" + pick([]string{"failure", "success"})
+		case 7:
+			t = "read_only:" + pick([]string{"true", "false"})
+		case 8:
+			t = "since:" + searchBase.Add(time.Duration(r.IntN(n+200)-100)*time.Minute).Format(time.RFC3339)
+		case 9:
+			t = "until:" + searchBase.Add(time.Duration(r.IntN(n+200)-100)*time.Minute).Format(time.RFC3339)
+		default:
+			t = "category:" + pick(searchCategories)
+		}
+		if r.IntN(6) == 0 {
+			t = "-" + t
+		}
+		terms = append(terms, t)
+	}
+	return strings.Join(terms, " ")
+}
+
+// allEntries reads every entry of the default log with ParseEntry.
+func allEntries(t *testing.T, l *Ledger) []*Entry {
+	t.Helper()
+	var all []*Entry
+	_, err := l.Scan(context.Background(), DefaultLogID, ScanOptions{}, func(r *Record) (bool, error) {
+		en, err := ParseEntry(r.Leaf)
+		all = append(all, en)
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// bruteSearch is the reference: every entry matched in turn, over the
+// range and in the order that opts ask for.
+func bruteSearch(all []*Entry, q *Query, opts ScanOptions) []uint64 {
+	bound := uint64(len(all))
+	if opts.Bound != 0 && opts.Bound < bound {
+		bound = opts.Bound
+	}
+	var got []uint64
+	if opts.Desc {
+		start := min(opts.From, bound-1)
+		for i := int64(start); i >= 0; i-- {
+			if q.Match(all[i]) {
+				got = append(got, uint64(i))
+			}
+		}
+		return got
+	}
+	for i := opts.From; i < bound; i++ {
+		if q.Match(all[i]) {
+			got = append(got, i)
+		}
+	}
+	return got
+}
+
+func search(t *testing.T, l *Ledger, q *Query, opts ScanOptions) ([]uint64, SearchStats) {
+	t.Helper()
+	var got []uint64
+	stats, err := l.Search(context.Background(), DefaultLogID, q, opts, func(r *Record) (bool, error) {
+		got = append(got, r.Index)
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, stats
+}
+
+func TestSearchRandomAgainstBruteForce(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(4, 2))
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	const n = 6000
+	var evs []Event
+	for i := range n {
+		evs = append(evs, searchEvent(r, i))
+	}
+	for i := 0; i < n; i += 500 {
+		if _, err := l.Append(ctx, DefaultLogID, evs[i:i+500], AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitIndexed(t, l, DefaultLogID)
+	lg, _ := l.handle(DefaultLogID)
+	now := searchBase.Add(n * time.Minute)
+	all := allEntries(t, l)
+
+	usedIndex := 0
+	for i := range 400 {
+		qs := searchQuery(r, n)
+		q, err := ParseQuery(qs, now)
+		if err != nil {
+			t.Fatalf("%s: %v", qs, err)
+		}
+		opts := ScanOptions{Desc: r.IntN(2) == 0, From: ^uint64(0)}
+		if !opts.Desc {
+			opts.From = 0
+		}
+		if r.IntN(3) == 0 {
+			opts.From = uint64(r.IntN(n))
+		}
+		if r.IntN(4) == 0 {
+			opts.Bound = uint64(1 + r.IntN(n))
+		}
+		// Some searches see the indexer behind: the tail is scanned.
+		mark := uint64(n)
+		if i%3 == 1 {
+			mark = uint64(r.IntN(n))
+		}
+		lg.indexed.Store(mark)
+		want := bruteSearch(all, q, opts)
+		got, stats := search(t, l, q, opts)
+		if !slices.Equal(got, want) {
+			t.Fatalf("query %q %+v (mark %d, plan %s): got %d entries %v…, want %d %v…",
+				qs, opts, mark, stats.Plan, len(got), head(got), len(want), head(want))
+		}
+		if stats.Plan != "scan" {
+			usedIndex++
+		}
+	}
+	lg.indexed.Store(n)
+	if usedIndex < 100 {
+		t.Errorf("only %d of 400 random queries used an index", usedIndex)
+	}
+}
+
+func head(s []uint64) []uint64 { return s[:min(len(s), 8)] }
+
+// TestSearchReadsOnlyCandidates checks that an indexed query reads its
+// candidates and not the whole log.
+func TestSearchReadsOnlyCandidates(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	const n = 5000
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = testEvent(i)
+		tm := searchBase.Add(time.Duration(i) * time.Minute)
+		evs[i].Time = &tm
+	}
+	evs[1234].Actor.ID = "needle"
+	evs[4321].Actor.ID = "needle"
+	evs[4000].Result = "failure"
+	if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, l, DefaultLogID)
+	now := searchBase.Add(n * time.Minute)
+	for _, tc := range []struct {
+		q        string
+		want     []uint64
+		examined int // at most
+		plan     string
+	}{
+		{"actor:needle", []uint64{4321, 1234}, 2, "actor:needle (2)"},
+		{"actor:needle result:failure", nil, 1, "result:failure (1) ∩ actor:needle (2)"},
+		{"result:failure category:role", []uint64{4000}, 1, "result:failure (1); filter category:role"},
+		{"since:" + searchBase.Add(4990*time.Minute).Format(time.RFC3339), []uint64{4999, 4998, 4997, 4996, 4995, 4994, 4993, 4992, 4991, 4990}, zoneBlock, "time zones"},
+		{"actor:nobody", nil, 0, "actor:nobody (0)"},
+		{"-actor:needle", nil, n, "scan"},
+	} {
+		t.Run(tc.q, func(t *testing.T) {
+			q, err := ParseQuery(tc.q, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, stats := search(t, l, q, ScanOptions{Desc: true, From: ^uint64(0)})
+			if tc.want != nil && !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if stats.Examined > tc.examined {
+				t.Errorf("examined %d entries, want at most %d (plan %s)", stats.Examined, tc.examined, stats.Plan)
+			}
+			if !strings.HasPrefix(stats.Plan, tc.plan) {
+				t.Errorf("plan %q, want %q", stats.Plan, tc.plan)
+			}
+		})
+	}
+}
+
+// TestIndexFormatRebuild checks that an index store of another format is
+// emptied at open and rebuilt, and that searches stay exact meanwhile.
+func TestIndexFormatRebuild(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	evs := make([]Event, 300)
+	for i := range evs {
+		evs[i] = testEvent(i)
+	}
+	evs[77].Actor.ID = "needle"
+	if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, l, DefaultLogID)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// An older store: another version, and a stale posting that must go.
+	db, err := pebble.Open(filepath.Join(dir, "index"), &pebble.Options{DisableWAL: true, Logger: quietLogger{slog.Default()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := fieldKey(nil, indexPostings, 1, 'u', "needle", true)
+	if err := db.Set(binary.BigEndian.AppendUint64(stale, 5), nil, pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set([]byte{indexVersionK}, binary.BigEndian.AppendUint32(nil, 1), pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir)
+	defer l.Close()
+	q, _ := ParseQuery("actor:needle", time.Now())
+	got, _ := search(t, l, q, ScanOptions{})
+	if !slices.Equal(got, []uint64{77}) {
+		t.Fatalf("before the rebuild: got %v", got)
+	}
+	if _, err := l.Append(ctx, DefaultLogID, evs[:1], AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, l, DefaultLogID)
+	got, stats := search(t, l, q, ScanOptions{})
+	if !slices.Equal(got, []uint64{77}) || stats.Examined != 1 {
+		t.Fatalf("after the rebuild: got %v, examined %d (plan %s)", got, stats.Examined, stats.Plan)
+	}
+}
+
+func TestParseEntryFieldsMatchesParseEntry(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 9))
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	var evs []Event
+	for i := range 500 {
+		evs = append(evs, searchEvent(r, i))
+	}
+	evs[3].Details = []byte(`{"a":[1,{"b":"}\"]"}],"c":null,"d":"\u00e9\n"}`)
+	evs[4].UserAgent = "Mozilla \"quoted\" \\ x"
+	evs[5].Actor.Name = "tab\there \u2028 é"
+	if _, err := l.Append(context.Background(), DefaultLogID, evs, AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Scan(context.Background(), DefaultLogID, ScanOptions{}, func(rec *Record) (bool, error) {
+		checkEntryFields(t, rec.Leaf)
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkEntryFields wants parseEntryFields to agree with ParseEntry on every
+// field a query reads, for a leaf that ParseEntry accepts.
+func checkEntryFields(t testing.TB, leaf []byte) {
+	t.Helper()
+	full, err := ParseEntry(leaf)
+	if err != nil {
+		return
+	}
+	fast, err := parseEntryFields(leaf)
+	if err != nil {
+		t.Fatalf("parseEntryFields(%s): %v", leaf, err)
+	}
+	full.Details, full.UserAgent = nil, ""
+	fast.Details, fast.UserAgent = nil, ""
+	a, err1 := json.Marshal(full)
+	b, err2 := json.Marshal(fast)
+	if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+		t.Fatalf("leaf %s:\nfast %s\nfull %s", leaf, b, a)
+	}
+}
+
+func FuzzParseEntryFields(f *testing.F) {
+	f.Add([]byte(`{"action":"login","actor":{"id":"a","type":"user"},"category":"login","log":"default","received_at":"2026-01-01T00:00:00Z","result":"success","time":"2026-01-01T00:00:00Z","v":1}`))
+	f.Add([]byte(`{"action":"x","actor":{"id":"\u0000","type":"user"},"category":"user","details":{"a":[{}]},"log":"d","received_at":"2026-01-01T00:00:00Z","ref":12,"time":"2026-01-01T00:00:00Z","v":1}`))
+	f.Fuzz(func(t *testing.T, leaf []byte) {
+		checkEntryFields(t, leaf)
+	})
+}
+
+func BenchmarkParseEntryFields(b *testing.B) {
+	en := benchEntry(b)
+	leaf, err := en.Leaf()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(leaf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := fastEntryFields(leaf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
