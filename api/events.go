@@ -230,14 +230,11 @@ func (s *Server) export(c *gin.Context, logID string, req *eventsRequest) {
 	}
 	_, err = s.l.Search(c.Request.Context(), logID, req.query, opts, func(rec *ledger.Record) (bool, error) {
 		if cw != nil {
-			var en *ledger.Entry
-			if !rec.Redacted() {
-				var err error
-				if en, err = ledger.ParseEntry(rec.Leaf); err != nil {
-					// Damaged: verify reports it; an export has no cell for it.
-					s.cfg.Logger.Warn("export skips an entry that does not parse", "log", logID, "index", rec.Index, "err", err)
-					return true, nil
-				}
+			en, err := rec.Entry()
+			if err != nil {
+				// Damaged: verify reports it; an export has no cell for it.
+				s.cfg.Logger.Warn("export skips an entry that does not parse", "log", logID, "index", rec.Index, "err", err)
+				return true, nil
 			}
 			rows++
 			return true, cw.Write(ledger.CSVRow(rec.Index, rec.LeafHash, en))

@@ -6,19 +6,18 @@ import (
 	"time"
 )
 
-// errFieldsSlow means parseEntryFields met something its fast path does not
+// errFieldsSlow means ParseStoredEntry met something its fast path does not
 // handle; the caller falls back to ParseEntry.
 var errFieldsSlow = errors.New("entry needs the full parser")
 
-// parseEntryFields reads the fields of a stored leaf that queries and the
-// field indexes use — received_at, time, category, action, actor, target,
-// ip, result, read_only, ref — and skips the rest (details, user_agent).
-// It is a fast path for leaves this ledger wrote, which are canonical JSON:
-// about a tenth of ParseEntry's cost. It does not validate; anything
-// unexpected makes it fall back to ParseEntry. For a leaf ParseEntry
-// accepts, its answer equals ParseEntry's for those fields (a fuzz test
-// holds it to that); a damaged leaf is verify's business.
-func parseEntryFields(leaf []byte) (*Entry, error) {
+// ParseStoredEntry parses a leaf read from this ledger's store. Such a
+// leaf is canonical JSON that was validated when it was appended, so a
+// fast reader does the work, about a tenth of ParseEntry's cost; anything it
+// does not expect makes it fall back to ParseEntry. For every leaf that
+// ParseEntry accepts the two return the same Entry (a fuzz test holds them
+// to that); a leaf that was damaged on disk is verify's business, and
+// ParseStoredEntry does not validate it.
+func ParseStoredEntry(leaf []byte) (*Entry, error) {
 	en, err := fastEntryFields(leaf)
 	if err == nil {
 		return en, nil
@@ -92,8 +91,15 @@ func fastEntryFields(leaf []byte) (*Entry, error) {
 				}
 				return errFieldsSlow
 			})
-		case "details", "user_agent":
-			return p.skip()
+		case "user_agent":
+			return p.str(&en.UserAgent)
+		case "details":
+			start := p.i
+			if err := p.skip(); err != nil {
+				return err
+			}
+			en.Details = json.RawMessage(append([]byte(nil), p.b[start:p.i]...))
+			return nil
 		}
 		return errFieldsSlow
 	})

@@ -164,7 +164,7 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
 	if leaf == nil {
 		return nil
 	}
-	en, err := parseEntryFields(leaf)
+	en, err := ParseStoredEntry(leaf)
 	if err != nil {
 		return nil
 	}

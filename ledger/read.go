@@ -19,10 +19,27 @@ type Record struct {
 	Leaf []byte
 	// ReceivedAtNanos is the server time of the entry, from the hash record.
 	ReceivedAtNanos int64
+
+	entry *Entry // the parsed Leaf, once Entry or Search has parsed it
 }
 
 // Redacted reports whether the payload was removed by retention.
 func (r *Record) Redacted() bool { return r.Leaf == nil }
+
+// Entry returns the parsed entry (ParseStoredEntry of Leaf), nil for a
+// redacted record. The parse is done once and kept: a record that Search
+// matched is already parsed. Not safe for concurrent use.
+func (r *Record) Entry() (*Entry, error) {
+	if r.entry != nil || r.Leaf == nil {
+		return r.entry, nil
+	}
+	en, err := ParseStoredEntry(r.Leaf)
+	if err != nil {
+		return nil, fmt.Errorf("entry %d: %w", r.Index, err)
+	}
+	r.entry = en
+	return en, nil
+}
 
 // reader enters the database (see enter) and returns a log's handle and
 // committed state; the caller must call release when done with the database.

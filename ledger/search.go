@@ -84,7 +84,7 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 		if r.Redacted() {
 			return true, nil
 		}
-		en, err := parseEntryFields(r.Leaf)
+		en, err := r.Entry()
 		if err != nil || !q.Match(en) {
 			return true, nil // a damaged entry is verify's business
 		}
@@ -172,9 +172,16 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 			}
 			i++
 		}
-		key = entryKey(key[:0], lg.num, x, 0)
 		rec := &Record{Index: x}
-		for ok := iter.SeekGE(key); ok; ok = iter.Next() {
+		// After reading entry x-1 ascending the iterator is at x already.
+		ok := false
+		if idx, kind, good := parseEntryKey(iter.Key()); !desc && iter.Valid() && good && idx == x && kind == kindHashes {
+			ok = true
+		} else {
+			key = entryKey(key[:0], lg.num, x, 0)
+			ok = iter.SeekGE(key)
+		}
+		for ; ok; ok = iter.Next() {
 			idx, kind, good := parseEntryKey(iter.Key())
 			if !good || idx != x {
 				break
