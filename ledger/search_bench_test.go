@@ -82,7 +82,6 @@ func searchBenchEvent(r *rand.Rand, i, n int) Event {
 	return ev
 }
 
-
 // openSearchBench opens (building it if absent) the search benchmark's log.
 func openSearchBench(b *testing.B) (*Ledger, int, string) {
 	b.Helper()
