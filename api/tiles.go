@@ -1,10 +1,14 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,7 +70,60 @@ func (s *Server) tile(c *gin.Context) {
 	}
 	s.metrics.tiles.WithLabelValues(kind, shape).Inc()
 	s.metrics.tileBytes.WithLabelValues(kind).Add(float64(len(data)))
+	if kind == "entries" {
+		// C2SP: bundles SHOULD be compressed at the HTTP layer. Hashes do
+		// not compress, so hash tiles never are.
+		c.Header("Vary", "Accept-Encoding")
+		if acceptsGzip(c.GetHeader("Accept-Encoding")) {
+			if z, err := gzipBytes(data); err == nil {
+				c.Header("Content-Encoding", "gzip")
+				data = z
+			}
+		}
+	}
 	c.Data(http.StatusOK, "application/octet-stream", data)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip: named
+// (or "*") without q=0.
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q, ok := strings.CutPrefix(strings.ReplaceAll(strings.ToLower(params), " ", ""), "q=")
+		if !ok {
+			return true
+		}
+		if v, err := strconv.ParseFloat(q, 64); err == nil && v > 0 {
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level: no error
+	return w
+}}
+
+// gzipBytes compresses b with gzip at its fastest level.
+func gzipBytes(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(b) / 4)
+	w := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(w)
+	w.Reset(&buf)
+	if _, err := w.Write(b); err != nil {
+		return nil, fmt.Errorf("couldn't compress: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("couldn't compress: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // parseTileLevel parses a tile level: a decimal 0…63 without leading zeroes.

@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -375,6 +377,42 @@ func TestTileRoutes(t *testing.T) {
 		if cc := r.hdr.Get("Cache-Control"); cc != "no-cache" {
 			t.Fatalf("%s: a 404 with Cache-Control %q", c.path, cc)
 		}
+	}
+
+	// Bundles are gzipped for a client that accepts it (C2SP: SHOULD);
+	// hash tiles never are.
+	for _, p := range []string{"tile/entries/001", "tile/entries/001.p/44"} {
+		plain := h.do("GET", "/v1/logs/"+logID+"/"+p, "", nil, "Accept-Encoding", "identity")
+		want(t, plain, http.StatusOK)
+		if ce := plain.hdr.Get("Content-Encoding"); ce != "" {
+			t.Fatalf("%s with identity: Content-Encoding %q", p, ce)
+		}
+		for _, ae := range []string{"gzip", "br;q=1.0, gzip;q=0.5", "*"} {
+			z := h.do("GET", "/v1/logs/"+logID+"/"+p, "", nil, "Accept-Encoding", ae)
+			want(t, z, http.StatusOK)
+			if z.hdr.Get("Content-Encoding") != "gzip" || z.hdr.Get("Vary") != "Accept-Encoding" {
+				t.Fatalf("%s with %q: Content-Encoding %q, Vary %q", p, ae, z.hdr.Get("Content-Encoding"), z.hdr.Get("Vary"))
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(z.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			unz, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(unz, plain.body) {
+				t.Fatalf("%s gunzipped is not the plain bundle (%v)", p, err)
+			}
+			if len(z.body) >= len(plain.body)/2 {
+				t.Errorf("%s: gzip %d bytes of %d", p, len(z.body), len(plain.body))
+			}
+		}
+		r := h.do("GET", "/v1/logs/"+logID+"/"+p, "", nil, "Accept-Encoding", "gzip;q=0")
+		if r.hdr.Get("Content-Encoding") != "" || !bytes.Equal(r.body, plain.body) {
+			t.Fatalf("%s with gzip;q=0: Content-Encoding %q", p, r.hdr.Get("Content-Encoding"))
+		}
+	}
+	r = h.do("GET", "/v1/logs/"+logID+"/tile/0/001", "", nil, "Accept-Encoding", "gzip")
+	if ce := r.hdr.Get("Content-Encoding"); ce != "" || len(r.body) != 8192 {
+		t.Fatalf("hash tile with gzip accepted: Content-Encoding %q, %d bytes", ce, len(r.body))
 	}
 
 	// A partial tile after its full tile exists is the full tile's prefix.
