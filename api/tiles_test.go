@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -10,12 +11,18 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/auditledger/auditledger/api"
+	"github.com/auditledger/auditledger/ledger"
 )
 
 // tileReader is a golang.org/x/mod/sumdb/tlog TileReader over the server's
@@ -567,4 +574,99 @@ func TestTileBundleRedacted(t *testing.T) {
 	if !slices.Equal(tilesBefore["tile/0/001"][4*32:5*32], lh) {
 		t.Fatal("the redacted entry's leaf hash is not in tile/0/001")
 	}
+}
+
+// FuzzTilePath asks the tile route for arbitrary paths below the tile/
+// prefix of a 300-entry log (checkpoints at 0 and 300) and holds our parser
+// to golang.org/x/mod/sumdb/tlog's: a 200 only for a path tlog parses and
+// writes back the same (canonical), with 32·W bytes for a hash tile and W
+// leaves for a bundle; never a 400 for such a path of level ≤ 63; and
+// otherwise a well-formed error object, never a 500.
+//
+//	go test -run '^$' -fuzz FuzzTilePath -fuzztime 60s -fuzzminimizetime 3s ./api/
+func FuzzTilePath(f *testing.F) {
+	for _, s := range []string{
+		"0/000", "0/001.p/44", "1/000.p/1", "entries/000", "entries/001.p/44", "0/001.p/43",
+		"0/1", "00/000", "64/000", "0/x001/000", "0/x000/001", "0/000.p/0", "0/000.p/256",
+		"entries/", "", "0/", "-1/000", "63/000.p/1", "0/000.p/01", "1/000", "0/x999/x999/x999/x999/x999/x999/999",
+	} {
+		f.Add(s)
+	}
+	ctx := context.Background()
+	l, err := ledger.Open(ctx, ledger.Config{
+		Dir: "/fuzz", FS: vfs.NewMem(), Logger: quiet, CheckpointInterval: time.Millisecond,
+		PebbleOptions: func(o *pebble.Options) { o.MemTableSize = 4 << 20 },
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { l.Close() })
+	evs := make([]ledger.Event, 300)
+	for i := range evs {
+		evs[i] = ledger.Event{Category: "login", Action: "login", Actor: &ledger.Actor{Type: "user", ID: fmt.Sprint(i)}}
+	}
+	if _, err := l.Append(ctx, "default", evs, ledger.AppendOptions{}); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := l.WaitCheckpoint(ctx, "default", 300); err != nil {
+		f.Fatal(err)
+	}
+	srv, err := api.New(ctx, api.Config{Ledger: l, Logger: quiet})
+	if err != nil {
+		f.Fatal(err)
+	}
+
+	f.Fuzz(func(t *testing.T, p string) {
+		if strings.Trim(p, "0123456789abcdefghijklmnopqrstuvwxyz./-") != "" {
+			return // characters a URL path would escape or that change its meaning
+		}
+		req := httptest.NewRequest("GET", "/v1/logs/default/tile/"+p, nil)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+
+		entries := strings.HasPrefix(p, "entries/")
+		tp := "tile/8/" + p
+		if entries {
+			tp = "tile/8/0/" + strings.TrimPrefix(p, "entries/")
+		}
+		tl, perr := tlog.ParseTilePath(tp)
+		canonical := perr == nil && tl.Path() == tp && tl.L >= 0 && tl.L <= 63
+		switch rec.Code {
+		case http.StatusOK:
+			if !canonical {
+				t.Fatalf("200 for tile/%s, which is not a canonical tile path (tlog: %v)", p, perr)
+			}
+			b := rec.Body.Bytes()
+			if !entries && len(b) != 32*tl.W {
+				t.Fatalf("tile/%s: %d bytes, want %d", p, len(b), 32*tl.W)
+			}
+			if entries {
+				n := 0
+				for len(b) >= 2 && len(b) >= 2+int(binary.BigEndian.Uint16(b)) {
+					b = b[2+int(binary.BigEndian.Uint16(b)):]
+					n++
+				}
+				if len(b) != 0 || n != tl.W {
+					t.Fatalf("tile/%s: %d leaves and %d bytes left, want %d leaves", p, n, len(b), tl.W)
+				}
+			}
+			return
+		case http.StatusBadRequest:
+			if canonical {
+				t.Fatalf("400 for tile/%s, a canonical tile path: %s", p, rec.Body)
+			}
+		case http.StatusNotFound:
+		default:
+			t.Fatalf("%d for tile/%s: %s", rec.Code, p, rec.Body)
+		}
+		var e struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+			t.Fatalf("%d for tile/%s with a body that is not an error object: %q", rec.Code, p, rec.Body)
+		}
+	})
 }
