@@ -18,10 +18,12 @@ type metrics struct {
 	commit   prometheus.Histogram
 	batch    prometheus.Histogram
 	appended prometheus.CounterFunc
+	tileMetrics
 }
 
 func newMetrics(l *ledger.Ledger) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
+	m.tileMetrics = newTileMetrics(m.reg)
 	m.http = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "auditledger_http_request_duration_seconds", Help: "HTTP request latency by route and status.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),

@@ -85,6 +85,7 @@ func (s *Server) routes() {
 	pub.GET("/checkpoints/:size", s.checkpointAt)
 	pub.GET("/key", s.verifierKey)
 	pub.GET("/proofs/consistency", s.consistency)
+	pub.GET("/tile/*path", s.tile)
 
 	auth := e.Group("/", s.authenticate)
 	auth.POST("/v1/logs", require(ledger.RoleOperator), s.createLog)
