@@ -274,32 +274,55 @@ func checkJSONKeys(data []byte) error {
 // Marshal returns the bundle as JSON, one entry per line, as the server
 // writes it.
 func (b *Bundle) Marshal() ([]byte, error) {
-	head := *b
-	head.Entries = nil
-	h, err := json.Marshal(head)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't encode bundle: %w", err)
-	}
-	// Drop `"entries":null}` and write the entries one a line.
-	h = bytes.TrimSuffix(h, []byte(`,"entries":null}`))
 	var buf bytes.Buffer
-	buf.Write(h)
-	buf.WriteString(`,"entries":[`)
-	for i, e := range b.Entries {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.WriteByte('\n')
-		if err := e.WriteTo(&buf); err != nil {
+	w, err := NewBundleWriter(&buf, b)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range b.Entries {
+		if err := w.Entry(e); err != nil {
 			return nil, err
 		}
 	}
-	buf.WriteString("\n]}\n")
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
 	return buf.Bytes(), nil
 }
 
-// WriteTo appends the entry's JSON object to buf.
-func (e BundleEntry) WriteTo(buf *bytes.Buffer) error {
+// BundleWriter writes a bundle as a stream, so that a server need not hold
+// every entry at once: NewBundleWriter writes every member but the
+// entries, Entry each entry in turn, Close the end. It is not safe for
+// concurrent use.
+type BundleWriter struct {
+	w   io.Writer
+	n   int
+	buf []byte
+}
+
+// NewBundleWriter writes head's members other than its entries to w, and
+// returns the writer of the entries.
+func NewBundleWriter(w io.Writer, head *Bundle) (*BundleWriter, error) {
+	h := *head
+	h.Entries = nil
+	j, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't encode bundle: %w", err)
+	}
+	// The entries come last in the struct: drop `"entries":null}`.
+	j, ok := bytes.CutSuffix(j, []byte(`"entries":null}`))
+	if !ok {
+		return nil, errors.New("couldn't encode bundle: entries are not its last member")
+	}
+	j = append(j, `"entries":[`...)
+	if _, err := w.Write(j); err != nil {
+		return nil, fmt.Errorf("couldn't write bundle: %w", err)
+	}
+	return &BundleWriter{w: w}, nil
+}
+
+// Entry writes the next entry, on a line of its own.
+func (bw *BundleWriter) Entry(e BundleEntry) error {
 	if e.InclusionProof == nil {
 		e.InclusionProof = []string{}
 	}
@@ -307,7 +330,25 @@ func (e BundleEntry) WriteTo(buf *bytes.Buffer) error {
 	if err != nil {
 		return fmt.Errorf("couldn't encode bundle entry %d: %w", e.Index, err)
 	}
-	buf.Write(j)
+	bw.buf = bw.buf[:0]
+	if bw.n > 0 {
+		bw.buf = append(bw.buf, ',')
+	}
+	bw.buf = append(bw.buf, '\n')
+	bw.buf = append(bw.buf, j...)
+	bw.n++
+	if _, err := bw.w.Write(bw.buf); err != nil {
+		return fmt.Errorf("couldn't write bundle: %w", err)
+	}
+	return nil
+}
+
+// Close writes the end of the bundle. It does not close the underlying
+// writer.
+func (bw *BundleWriter) Close() error {
+	if _, err := io.WriteString(bw.w, "\n]}\n"); err != nil {
+		return fmt.Errorf("couldn't write bundle: %w", err)
+	}
 	return nil
 }
 
