@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -255,6 +257,48 @@ func TestBundleCommands(t *testing.T) {
 		})
 	}
 
+	// The Python check of docs/bundle.md, run as written: an independent
+	// implementation of the note signature, leaf hash, RFC 9162 proof and
+	// sample checks agrees with verify-bundle.
+	t.Run("docs python check", func(t *testing.T) {
+		script := docsPython(t)
+		if err := exec.Command("python3", "-c", "import cryptography").Run(); err != nil {
+			t.Skipf("python3 with the cryptography package is not installed (%v); the documented check is not run", err)
+		}
+		all := filepath.Join(t.TempDir(), "all.txt")
+		var list []string
+		for i := 1; i < n; i += 2 {
+			list = append(list, fmt.Sprint(i))
+		}
+		os.WriteFile(all, []byte(strings.Join(list, "\n")+"\n"), 0o600)
+		py := func(args ...string) (string, int) {
+			cmd := exec.Command("python3", append([]string{script}, args...)...)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatalf("python3: %v", err)
+			}
+			return string(out), cmd.ProcessState.ExitCode()
+		}
+		if out, code := py(good, vkey, all); code != 0 || !strings.Contains(out, "ok: 8 entries proved against auditledger.local/default") {
+			t.Fatalf("the documented check fails a good bundle: exit %d\n%s", code, out)
+		}
+		tampered := editBundle(t, good, func(b *proofs.Bundle) {
+			h, _ := base64.StdEncoding.DecodeString(b.Entries[4].InclusionProof[0])
+			h[0] ^= 1
+			b.Entries[4].InclusionProof[0] = base64.StdEncoding.EncodeToString(h)
+		})
+		if out, code := py(tampered, vkey); code != 1 || !strings.Contains(out, fmt.Sprintf("index %d: the inclusion proof does not lead", idx(4))) {
+			t.Fatalf("the documented check passes a flipped proof byte: exit %d\n%s", code, out)
+		}
+		if out, code := py(good, wrongKey); code != 1 || !strings.Contains(out, "checkpoint: not signed by") {
+			t.Fatalf("the documented check passes another key: exit %d\n%s", code, out)
+		}
+		if out, code := py(good, vkey, short); code != 1 || !strings.Contains(out, "sample:") {
+			t.Fatalf("the documented check passes a wrong match list: exit %d\n%s", code, out)
+		}
+	})
+
 	t.Run("not a bundle", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "junk.json")
 		os.WriteFile(p, []byte(strings.Replace(string(data), `"matches":`, `"extra":1,"matches":`, 1)), 0o600)
@@ -305,4 +349,24 @@ func rawLeaf(t *testing.T, served []byte) []byte {
 		t.Fatal(err)
 	}
 	return leaf
+}
+
+// docsPython writes the Python check of docs/bundle.md (the python block
+// after the "check_bundle.py" marker) to a file and returns its path.
+func docsPython(t *testing.T) string {
+	t.Helper()
+	md, err := os.ReadFile(filepath.Join("..", "docs", "bundle.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(md), "<!-- check_bundle.py -->\n```python\n")
+	code, _, ok2 := strings.Cut(rest, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/bundle.md has no python block after the check_bundle.py marker")
+	}
+	p := filepath.Join(t.TempDir(), "check_bundle.py")
+	if err := os.WriteFile(p, []byte(code+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
