@@ -105,6 +105,7 @@ func (s *Server) routes() {
 	lg.POST("/events/:index/annotations", require(ledger.RoleAdmin), s.annotate)
 	lg.GET("/proofs/inclusion", require(ledger.RoleAuditor), s.inclusion)
 	lg.GET("/verify", require(ledger.RoleAuditor), s.verify)
+	lg.GET("/bundle", require(ledger.RoleAuditor), s.bundle)
 }
 
 // recover turns a panic in a handler into a 500 error object, never a stack

@@ -48,6 +48,8 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			annotateCommand(),
 			keysCommand(),
 			demoCommand(),
+			bundleCommand(),
+			verifyBundleCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return cli.Exit("usage: "+err.Error(), ExitUsage)
