@@ -122,11 +122,9 @@ func (s *Server) bundle(c *gin.Context) {
 	sampler := proofs.NewSampler(req.seed, req.sample)
 	var matches uint64
 	if size > 0 { // Bound 0 would mean "the whole log"
-		_, err = s.l.Scan(c.Request.Context(), logID, ledger.ScanOptions{Bound: size}, func(rec *ledger.Record) (bool, error) {
-			if matchRecord(req.query, rec) {
-				matches++
-				sampler.Add(rec.Index)
-			}
+		_, err = s.l.Search(c.Request.Context(), logID, req.query, ledger.ScanOptions{Bound: size}, func(rec *ledger.Record) (bool, error) {
+			matches++
+			sampler.Add(rec.Index)
 			return true, nil
 		})
 		if err != nil {
@@ -190,15 +188,4 @@ func writeBundle(l *ledger.Ledger, w *bufio.Writer, head *proofs.Bundle, chosen 
 		}
 	}
 	return bw.Close()
-}
-
-// matchRecord applies the query to a stored entry as the events route
-// does: a redacted entry matches only a query with no terms; an entry that
-// does not parse never matches (verify reports it).
-func matchRecord(q *ledger.Query, rec *ledger.Record) bool {
-	if rec.Redacted() {
-		return len(q.Terms) == 0
-	}
-	en, err := ledger.ParseEntry(rec.Leaf)
-	return err == nil && q.Match(en)
 }
