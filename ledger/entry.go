@@ -303,9 +303,12 @@ func (e *Event) validate(internal bool) *ValidationError {
 		if i == len(e.Details) || e.Details[i] != '{' {
 			return invalidEvent("details", "must be a JSON object")
 		}
-		canon, err := jcs.Transform(e.Details)
-		if err != nil {
-			return invalidEvent("details", "is not valid JSON: %v", err)
+		canon, ok := canonicalDetails(e.Details)
+		if !ok {
+			var err error
+			if canon, err = jcs.Transform(e.Details); err != nil {
+				return invalidEvent("details", "is not valid JSON: %v", err)
+			}
 		}
 		if len(canon) > MaxDetailsSize {
 			verr := invalidEvent("details", "must be at most %d bytes as canonical JSON, is %d", MaxDetailsSize, len(canon))
