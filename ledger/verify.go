@@ -156,6 +156,7 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	}
 
 	checkCheckpoints(0)
+	var raField receivedAtCache // entries of one commit share received_at
 	var (
 		cur     = ^uint64(0)
 		hrec    []byte
@@ -195,7 +196,7 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 			// payload[0] is room for the RFC 6962 prefix byte.
 			rep.add(idx, "payload does not match its leaf hash")
 			leafHash = got
-		} else if !bytes.Contains(payload, receivedAtField(rec.receivedAt)) {
+		} else if !bytes.Contains(payload, raField.of(rec.receivedAt)) {
 			// Readers serve received_at from the hash record: it must be the
 			// one the leaf (which the hash covers) holds.
 			rep.add(idx, "received_at in the hash record differs from the entry's")
@@ -320,6 +321,19 @@ func (l *Ledger) verifyCheckpointNotes(snap *pebble.Snapshot, lg *logHandle, rep
 	}
 	sort.Slice(cps, func(i, j int) bool { return cps[i].Size < cps[j].Size })
 	return cps, nil
+}
+
+// receivedAtCache keeps the last received_at member formatted.
+type receivedAtCache struct {
+	nanos int64
+	field []byte
+}
+
+func (c *receivedAtCache) of(nanos int64) []byte {
+	if c.field == nil || c.nanos != nanos {
+		c.nanos, c.field = nanos, receivedAtField(nanos)
+	}
+	return c.field
 }
 
 // receivedAtField is the received_at member as the leaf writes it.
