@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -86,13 +87,20 @@ func (l *Ledger) loadIndexMark(lg *logHandle) error {
 }
 
 // indexer is the goroutine that keeps the index store up with the committed
-// entries. It is woken by the sequencer after each commit.
+// entries. It is woken by the sequencer after each commit. It also prunes
+// expired idempotency records, at start and every pruneEvery.
 func (l *Ledger) indexer() {
 	defer close(l.idxDone)
 	l.indexAll() // whatever a crash or a format change left behind
+	l.pruneIdempotency()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 	for {
 		select {
 		case <-l.idxWake:
+		case <-prune.C:
+			l.pruneIdempotency()
+			continue
 		case <-l.idxStop:
 			l.indexAll()
 			return

@@ -31,6 +31,9 @@ const (
 	DefaultMaxBatch = 8192
 	// DefaultTileCacheBytes is the memory for full tiles kept expanded for proofs.
 	DefaultTileCacheBytes = 256 << 20
+	// DefaultIdempotencyTTL is how long an idempotency record is kept: twice
+	// the 24 h that SPEC §4 promises.
+	DefaultIdempotencyTTL = 48 * time.Hour
 	// DefaultLogID is the log that exists from the first start.
 	DefaultLogID = "default"
 )
@@ -74,6 +77,9 @@ type Config struct {
 	MaxBatch int
 	// TileCacheBytes bounds the memory of the full-tile cache used by proofs.
 	TileCacheBytes int64
+	// IdempotencyTTL is how long an idempotency record is kept before the
+	// indexer goroutine prunes it (hourly); a retry after that appends again.
+	IdempotencyTTL time.Duration
 	// ReadOnly opens the store without writing anything: no default log, no
 	// sequencer, no publisher, no recovery checks. For offline verify.
 	ReadOnly bool
@@ -113,6 +119,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.TileCacheBytes <= 0 {
 		c.TileCacheBytes = DefaultTileCacheBytes
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = DefaultIdempotencyTTL
 	}
 	if c.Now == nil {
 		c.Now = time.Now
