@@ -82,7 +82,7 @@ func (s WitnessSettings) EffectiveQuorum() int {
 // of type 0x04 (Ed25519, timestamped cosignature v1) and returns its
 // verifier, which checks timestamped cosignatures over a checkpoint.
 func ParseWitnessKey(vkey string) (note.Verifier, error) {
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3)
 	if len(parts) != 3 {
 		return nil, errors.New("a witness key is name+hash+base64 key")
 	}

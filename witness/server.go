@@ -238,7 +238,7 @@ func NewCosigner(skey string) (note.Signer, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("couldn't load the witness key: %w", err)
 	}
-	parts := strings.Split(skey, "+")
+	parts := strings.SplitN(skey, "+", 5)
 	if len(parts) != 5 {
 		return nil, "", errors.New("couldn't load the witness key: want PRIVATE+KEY+name+hash+key")
 	}
