@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,11 +129,15 @@ func (p *proc) wait() int {
 	return p.code
 }
 
-// serveWith starts `serve` on dir with extra flags and waits until it
-// answers /healthz.
+// serveWith starts `serve` on dir with extra flags (and --addr
+// 127.0.0.1:0 unless they give one) and waits until it answers /healthz.
 func serveWith(t *testing.T, dir string, extra ...string) (*server, *proc) {
 	t.Helper()
-	args := append([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--checkpoint-interval", "25ms"}, extra...)
+	args := []string{"serve", "--data", dir, "--checkpoint-interval", "25ms"}
+	if !slices.Contains(extra, "--addr") {
+		args = append(args, "--addr", "127.0.0.1:0")
+	}
+	args = append(args, extra...)
 	p := startProc(t, args...)
 	m := p.waitLine(listenRe)
 	s := &server{t: t, cmd: p.cmd, url: "http://" + m[1], done: p.done}
@@ -375,7 +380,10 @@ var witnessListenRe = regexp.MustCompile(`msg="witness listening" addr=(\S+) nam
 // pushed to it is refused, and the monitor alarms.
 func TestMonitorWitness(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	s, sp := serveWith(t, dir)
+	// The real log keeps its address across restarts, so the monitor polls
+	// it throughout.
+	addr := []string{"--addr", freeAddr(t)}
+	s, sp := serveWith(t, dir, addr...)
 	appendEvents(t, s, 0, 3)
 	key := strings.TrimSpace(string(s.get("/v1/logs/default/key")))
 	skey, _, err := note.GenerateKey(rand.Reader, "monitor.witness.test")
@@ -399,7 +407,7 @@ func TestMonitorWitness(t *testing.T) {
 	// settings:update audit entry) and pushes to it.
 	sp.term()
 	flag := "default=" + wURL + "=" + wKey
-	s, sp = serveWith(t, dir, "--witness", flag)
+	s, sp = serveWith(t, dir, append(addr, "--witness", flag)...)
 	lo := s.logObject()
 	if len(lo.Witnesses) != 1 || lo.Witnesses[0].Name != wName || lo.WitnessQuorum != 1 {
 		t.Fatalf("log object witnesses: %+v", lo)
@@ -414,7 +422,7 @@ func TestMonitorWitness(t *testing.T) {
 	// Restarted with the same flag: nothing changes, nothing is recorded.
 	before := s.logObject().Size
 	sp.term()
-	s, sp = serveWith(t, dir, "--witness", flag)
+	s, sp = serveWith(t, dir, append(addr, "--witness", flag)...)
 	if lo := s.logObject(); lo.Size != before || lo.WitnessedSize < size {
 		t.Fatalf("after restart (size was %d): %+v", before, lo)
 	}
@@ -426,7 +434,7 @@ func TestMonitorWitness(t *testing.T) {
 	sp.term()
 	forkDir := filepath.Join(t.TempDir(), "fork")
 	copyTree(t, dir, forkDir)
-	s, _ = serveWith(t, dir, "--witness", flag)
+	s, _ = serveWith(t, dir, append(addr, "--witness", flag)...)
 	good := appendEvents(t, s, 20, 2)
 	waitWitnessed(t, s, good)
 	f, fp := serveWith(t, forkDir, "--witness", flag)
@@ -434,7 +442,9 @@ func TestMonitorWitness(t *testing.T) {
 	if code := m.wait(); code != 3 {
 		t.Fatalf("monitor exited %d, want 3:\n%s", code, m.log())
 	}
-	al.wantAlert(t, "fork")
+	if a := al.wantAlert(t, "fork"); !strings.Contains(a["detail"], "signed by the log comes with no valid consistency proof") {
+		t.Fatalf("the alarm did not come from the witness endpoint: %v", a)
+	}
 	if lo := f.logObject(); lo.WitnessedSize >= lo.Size {
 		t.Fatalf("the fork got witnessed: %+v", lo)
 	}
