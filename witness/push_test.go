@@ -94,5 +94,4 @@ func TestPushFailures(t *testing.T) {
 	if string(sc.Note) != string(sc.LogSigned()) {
 		t.Fatalf("the note carries a cosignature:\n%s", sc.Note)
 	}
-
 }
