@@ -88,8 +88,10 @@ func (s *Server) listLogs(c *gin.Context) {
 }
 
 type patchLogRequest struct {
-	RetentionDays *int  `json:"retention_days"`
-	Verbose       *bool `json:"verbose"`
+	RetentionDays *int              `json:"retention_days"`
+	Verbose       *bool             `json:"verbose"`
+	Witnesses     *[]ledger.Witness `json:"witnesses"`
+	WitnessQuorum *int              `json:"witness_quorum"`
 }
 
 func (s *Server) patchLog(c *gin.Context) {
@@ -118,10 +120,27 @@ func (s *Server) patchLog(c *gin.Context) {
 		changed["verbose_from"], changed["verbose_to"] = st.Verbose, *req.Verbose
 		st.Verbose = *req.Verbose
 	}
+	ws, wchanged, err := patchWitnesses(info.Witnesses, req.Witnesses, req.WitnessQuorum)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if wchanged {
+		changed["witnesses_from"], changed["witnesses_to"] = witnessObjects(info.Witnesses.List), witnessObjects(ws.List)
+		changed["witness_quorum_from"], changed["witness_quorum_to"] = info.Witnesses.EffectiveQuorum(), ws.EffectiveQuorum()
+	}
 	if len(changed) > 0 {
-		if _, err := s.l.UpdateSettings(c.Request.Context(), logID, st); err != nil {
-			fail(c, err)
-			return
+		if st != info.Settings {
+			if _, err := s.l.UpdateSettings(c.Request.Context(), logID, st); err != nil {
+				fail(c, err)
+				return
+			}
+		}
+		if wchanged {
+			if _, err := s.l.UpdateWitnesses(c.Request.Context(), logID, ws); err != nil {
+				fail(c, err)
+				return
+			}
 		}
 		if _, err := s.audit(c, logID, "settings:update", &ledger.Target{Type: "log", ID: logID}, changed); err != nil {
 			fail(c, err)

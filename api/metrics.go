@@ -21,7 +21,7 @@ type metrics struct {
 	tileMetrics
 }
 
-func newMetrics(l *ledger.Ledger) *metrics {
+func newMetrics(l *ledger.Ledger, extra ...prometheus.Collector) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.tileMetrics = newTileMetrics(m.reg)
 	m.http = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -50,6 +50,9 @@ func newMetrics(l *ledger.Ledger) *metrics {
 			func() float64 { return float64(st.Checkpoints.Load()) }),
 		&logCollector{l: l},
 	)
+	for _, c := range extra {
+		m.reg.MustRegister(c)
+	}
 	return m
 }
 
@@ -76,12 +79,16 @@ var (
 	treeSizeDesc = prometheus.NewDesc("auditledger_tree_size", "Committed entries per log.", []string{"log"}, nil)
 	cpSizeDesc   = prometheus.NewDesc("auditledger_checkpoint_size", "Size of the latest checkpoint per log.", []string{"log"}, nil)
 	cpAgeDesc    = prometheus.NewDesc("auditledger_checkpoint_age_seconds", "Age of the latest checkpoint per log.", []string{"log"}, nil)
+	witLagDesc   = prometheus.NewDesc("auditledger_witness_lag_entries", "Latest checkpoint size minus the largest size the witness cosigned, per log and witness.", []string{"log", "witness"}, nil)
+	witSizeDesc  = prometheus.NewDesc("auditledger_witnessed_size", "Largest checkpoint size cosigned by the log's witness quorum.", []string{"log"}, nil)
 )
 
 func (lc *logCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- treeSizeDesc
 	ch <- cpSizeDesc
 	ch <- cpAgeDesc
+	ch <- witLagDesc
+	ch <- witSizeDesc
 }
 
 func (lc *logCollector) Collect(ch chan<- prometheus.Metric) {
@@ -92,6 +99,29 @@ func (lc *logCollector) Collect(ch chan<- prometheus.Metric) {
 			if !sc.At.IsZero() {
 				ch <- prometheus.MustNewConstMetric(cpAgeDesc, prometheus.GaugeValue, time.Since(sc.At).Seconds(), info.ID)
 			}
+			lc.collectWitnesses(ch, info, sc.Size)
 		}
+	}
+}
+
+// collectWitnesses reports each witness's lag behind the latest checkpoint
+// and the log's witnessed size.
+func (lc *logCollector) collectWitnesses(ch chan<- prometheus.Metric, info *ledger.LogInfo, latest uint64) {
+	if len(info.Witnesses.List) == 0 {
+		return
+	}
+	sts, err := lc.l.WitnessStatuses(info.ID)
+	if err != nil {
+		return
+	}
+	for _, st := range sts {
+		lag := latest
+		if st.Cosigned && st.CosignedSize <= latest {
+			lag = latest - st.CosignedSize
+		}
+		ch <- prometheus.MustNewConstMetric(witLagDesc, prometheus.GaugeValue, float64(lag), info.ID, st.Name)
+	}
+	if ws, err := lc.l.WitnessedSize(info.ID); err == nil {
+		ch <- prometheus.MustNewConstMetric(witSizeDesc, prometheus.GaugeValue, float64(ws), info.ID)
 	}
 }

@@ -21,6 +21,10 @@ type logJSON struct {
 	Checkpoint    string `json:"checkpoint"`
 	RetentionDays int    `json:"retention_days"`
 	Verbose       bool   `json:"verbose"`
+	// Witnesses, WitnessQuorum and WitnessedSize: SPEC §6 (witness.go).
+	Witnesses     []witnessJSON `json:"witnesses"`
+	WitnessQuorum int           `json:"witness_quorum"`
+	WitnessedSize uint64        `json:"witnessed_size"`
 }
 
 func (s *Server) logObject(info *ledger.LogInfo) logJSON {
@@ -29,6 +33,8 @@ func (s *Server) logObject(info *ledger.LogInfo) logJSON {
 	if sc, err := s.l.Checkpoint(info.ID); err == nil {
 		out.Checkpoint = string(sc.Note)
 	}
+	out.Witnesses, out.WitnessQuorum = witnessObjects(info.Witnesses.List), info.Witnesses.EffectiveQuorum()
+	out.WitnessedSize, _ = s.l.WitnessedSize(info.ID)
 	return out
 }
 

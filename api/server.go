@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/auditledger/auditledger/ledger"
 )
@@ -34,6 +35,9 @@ type Config struct {
 	WaitTimeout time.Duration
 	// Logger receives access and error logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Collectors are registered on /metrics beside the server's own (the
+	// witness pusher's counters).
+	Collectors []prometheus.Collector
 }
 
 // Server serves the API. It is an http.Handler.
@@ -60,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, l: cfg.Ledger, engine: gin.New()}
-	s.metrics = newMetrics(s.l)
+	s.metrics = newMetrics(s.l, cfg.Collectors...)
 	s.routes()
 	return s, nil
 }

@@ -296,6 +296,10 @@ type logObject struct {
 	Checkpoint    string `json:"checkpoint"`
 	RetentionDays int    `json:"retention_days"`
 	Verbose       bool   `json:"verbose"`
+	// SPEC §6 (witness_test.go).
+	Witnesses     []witnessObject `json:"witnesses"`
+	WitnessQuorum int             `json:"witness_quorum"`
+	WitnessedSize uint64          `json:"witnessed_size"`
 }
 
 // verifier fetches a log's public note verifier key.

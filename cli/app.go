@@ -50,6 +50,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			demoCommand(),
 			bundleCommand(),
 			verifyBundleCommand(),
+			monitorCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return cli.Exit("usage: "+err.Error(), ExitUsage)

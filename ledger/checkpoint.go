@@ -113,7 +113,8 @@ func (l *Ledger) openStoredCheckpoint(lg *logHandle, msg []byte) (*SignedCheckpo
 	return &SignedCheckpoint{Checkpoint: c, Note: msg}, nil
 }
 
-// Checkpoint returns the log's latest published checkpoint.
+// Checkpoint returns the log's latest published checkpoint, its note
+// carrying the witness cosignatures collected for it so far.
 func (l *Ledger) Checkpoint(logID string) (*SignedCheckpoint, error) {
 	release, err := l.enter()
 	if err != nil {
@@ -125,7 +126,7 @@ func (l *Ledger) Checkpoint(logID string) (*SignedCheckpoint, error) {
 		return nil, err
 	}
 	if sc := lg.cp.Load(); sc != nil {
-		return sc, nil
+		return l.withCosignatures(lg, sc, false)
 	}
 	if l.cfg.ReadOnly {
 		return l.latestStoredCheckpoint(lg)
@@ -133,8 +134,8 @@ func (l *Ledger) Checkpoint(logID string) (*SignedCheckpoint, error) {
 	return nil, fmt.Errorf("checkpoint of log %q: %w", logID, ErrNotFound)
 }
 
-// CheckpointAt returns the checkpoint the log published at exactly size, or
-// ErrNotFound.
+// CheckpointAt returns the checkpoint the log published at exactly size, its
+// note carrying the witness cosignatures collected for it, or ErrNotFound.
 func (l *Ledger) CheckpointAt(logID string, size uint64) (*SignedCheckpoint, error) {
 	release, err := l.enter()
 	if err != nil {
@@ -152,8 +153,12 @@ func (l *Ledger) CheckpointAt(logID string, size uint64) (*SignedCheckpoint, err
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read checkpoint %d: %w", size, err)
 	}
-	defer closer.Close()
-	return l.openStoredCheckpoint(lg, v)
+	sc, err := l.openStoredCheckpoint(lg, v)
+	closer.Close()
+	if err != nil {
+		return nil, err
+	}
+	return l.withCosignatures(lg, sc, true)
 }
 
 // WaitCheckpoint returns the first published checkpoint of at least size,
@@ -168,7 +173,7 @@ func (l *Ledger) WaitCheckpoint(ctx context.Context, logID string, size uint64) 
 		wait := lg.cpWait
 		lg.cpMu.Unlock()
 		if sc := lg.cp.Load(); sc != nil && sc.Size >= size {
-			return sc, nil
+			return l.withCosignatures(lg, sc, false)
 		}
 		select {
 		case <-wait:

@@ -170,6 +170,8 @@ type Ledger struct {
 
 	idem  idemLocks
 	stats Stats
+
+	witnessEvents witnessEvents // witness settings changes, for the pusher (witness.go)
 }
 
 // Open opens (or creates) the store in cfg.Dir, recovers every log's state,

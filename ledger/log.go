@@ -53,6 +53,8 @@ type logRecord struct {
 	Num      uint32      `json:"num"`
 	Origin   string      `json:"origin"`
 	Settings LogSettings `json:"settings"`
+	// Witnesses are the log's witness settings (witness.go); absent when none.
+	Witnesses *WitnessSettings `json:"witnesses,omitempty"`
 }
 
 // LogInfo describes a log.
@@ -67,6 +69,8 @@ type LogInfo struct {
 	Root proofs.Hash
 	// ChainHead is chain_hash[Size-1], or zero for an empty log.
 	ChainHead proofs.Hash
+	// Witnesses are the log's witness settings.
+	Witnesses WitnessSettings
 }
 
 // logHandle is one open log.
@@ -100,6 +104,8 @@ type logHandle struct {
 	cp     atomic.Pointer[SignedCheckpoint]
 	cpMu   sync.Mutex
 	cpWait chan struct{} // closed and replaced at each publish
+
+	wit witnessState // witness settings, cosignatures, witnessed size (witness.go)
 }
 
 // CreateLog creates a log with a new Ed25519 note key. The key file is written
@@ -157,6 +163,7 @@ func (l *Ledger) CreateLog(ctx context.Context, id string, s LogSettings) (*LogI
 		return nil, err
 	}
 	l.logs[id] = lg
+	l.witnessEvents.notify()
 	return lg.info(), nil
 }
 
@@ -203,6 +210,7 @@ func (l *Ledger) openLog(rec logRecord, skey string) (*logHandle, error) {
 	}
 	st := rec.Settings
 	lg.settings.Store(&st)
+	lg.wit.setConfig(rec.Witnesses)
 	return lg, nil
 }
 
@@ -254,6 +262,9 @@ func (l *Ledger) loadLogs(ctx context.Context) error {
 				return fmt.Errorf("log %q: %w", rec.ID, err)
 			}
 			if err := l.loadIndexMark(lg); err != nil {
+				return err
+			}
+			if err := l.loadWitnessState(lg); err != nil {
 				return err
 			}
 		}
@@ -322,7 +333,7 @@ func (l *Ledger) UpdateSettings(ctx context.Context, id string, s LogSettings) (
 	if !ok {
 		return nil, fmt.Errorf("log %q: %w", id, ErrNotFound)
 	}
-	rec := logRecord{ID: lg.id, Num: lg.num, Origin: lg.origin, Settings: s}
+	rec := logRecord{ID: lg.id, Num: lg.num, Origin: lg.origin, Settings: s, Witnesses: lg.wit.record()}
 	val, _ := json.Marshal(rec)
 	if err := l.db.Set(logRecordKey(id), val, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("couldn't store the settings of log %q: %w", id, err)
@@ -336,6 +347,7 @@ func (lg *logHandle) info() *LogInfo {
 	if st := lg.state.Load(); st != nil {
 		info.Size, info.Root, info.ChainHead = st.size, st.root, st.chain
 	}
+	info.Witnesses = *lg.wit.config()
 	return info
 }
 
