@@ -156,106 +156,91 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	}
 
 	checkCheckpoints(0)
-	var raField receivedAtCache // entries of one commit share received_at
-	var (
-		cur     = ^uint64(0)
-		hrec    []byte
-		payload []byte // with one leading byte for the leaf hash prefix
-		hasH    bool
-		hasP    bool
-	)
-	flush := func() error {
-		if cur == ^uint64(0) {
-			return nil
+	// Two stages, so that two cores share the work: a reader goroutine
+	// groups each entry's records and hashes its payload (readVerifyRecords);
+	// this one follows the chain and the tree, in index order.
+	stop := make(chan struct{})
+	batches := make(chan []verifyRecord, 8)
+	free := make(chan []verifyRecord, 10) // batches handed back for reuse
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- readVerifyRecords(ctx, iter, batches, free, stop)
+	}()
+	defer func() {
+		close(stop)
+		for range batches { // let the reader finish before iter closes
 		}
-		idx := cur
-		if idx < expect {
-			rep.add(idx, "entry is out of order")
-			return nil
-		}
-		for ; expect < idx; expect++ {
-			rep.add(expect, "entry is missing")
-			// The tree cannot be replayed across a gap; keep checking the
-			// chain links and leaf hashes that follow.
-		}
-		if !hasH {
-			rep.add(idx, "hash record is missing")
-			expect = idx + 1
-			return nil
-		}
-		rec, err := parseHashRecord(hrec)
-		if err != nil {
-			rep.add(idx, "hash record is malformed: %v", err)
-			expect = idx + 1
-			return nil
-		}
-		leafHash := rec.leafHash
-		if !hasP {
-			rep.add(idx, "payload is missing")
-		} else if got := proofs.LeafHashPrefixed(payload); got != rec.leafHash {
-			// payload[0] is room for the RFC 6962 prefix byte.
-			rep.add(idx, "payload does not match its leaf hash")
-			leafHash = got
-		} else if !bytes.Contains(payload, raField.of(rec.receivedAt)) {
-			// Readers serve received_at from the hash record: it must be the
-			// one the leaf (which the hash covers) holds.
-			rep.add(idx, "received_at in the hash record differs from the entry's")
-		}
-		if want := proofs.ChainHash(chain, rec.leafHash); want != rec.chainHash {
-			rep.add(idx, "chain hash does not follow from the previous entry")
-		}
-		if rec.receivedAt < prevRA {
-			rep.add(idx, "received_at goes backwards")
-		}
-		prevRA = rec.receivedAt
-		chain = rec.chainHash
-		if rng.End() == idx {
-			rng.Append(leafHash[:], visit)
-			checkCheckpoints(idx + 1)
-		}
-		expect = idx + 1
-		if opts.Progress != nil && expect%65536 == 0 {
-			opts.Progress(expect, total)
-		}
-		return nil
-	}
-	for iter.First(); iter.Valid(); iter.Next() {
-		idx, kind, ok := parseEntryKey(iter.Key())
-		if !ok {
-			rep.add(expect, "unknown key %x", iter.Key())
-			continue
-		}
-		if idx != cur {
-			if err := flush(); err != nil {
-				return nil, err
+	}()
+	for batch := range batches {
+		for i := range batch {
+			r := &batch[i]
+			for _, n := range r.notes {
+				rep.add(max(expect, n.Index), "%s", n.Problem)
 			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			cur, hasH, hasP = idx, false, false
-		}
-		switch kind {
-		case kindHashes:
-			hrec, hasH = append(hrec[:0], iter.Value()...), true
-		case kindPayload:
-			payload = append(append(payload[:0], 0), iter.Value()...)
-			hasP = true
-		case kindTile:
-			k := iter.Key()
-			if len(k) != 16 {
-				rep.add(idx, "malformed tile key %x", k)
+			if r.key == nil { // notes only
 				continue
 			}
-			storedTls[uint64(k[15])] = append([]byte(nil), iter.Value()...)
+			for _, t := range r.tiles {
+				storedTls[t.level] = t.hashes
+			}
+			idx := r.idx
+			if idx < expect {
+				rep.add(idx, "entry is out of order")
+				continue
+			}
+			for ; expect < idx; expect++ {
+				rep.add(expect, "entry is missing")
+				// The tree cannot be replayed across a gap; keep checking the
+				// chain links and leaf hashes that follow.
+			}
+			if !r.hasH {
+				rep.add(idx, "hash record is missing")
+				expect = idx + 1
+				continue
+			}
+			if r.hErr != nil {
+				rep.add(idx, "hash record is malformed: %v", r.hErr)
+				expect = idx + 1
+				continue
+			}
+			rec := r.rec
+			leafHash := rec.leafHash
+			switch {
+			case !r.hasP:
+				rep.add(idx, "payload is missing")
+			case r.leafHash != rec.leafHash:
+				rep.add(idx, "payload does not match its leaf hash")
+				leafHash = r.leafHash
+			case !r.raOK:
+				// Readers serve received_at from the hash record: it must be
+				// the one the leaf (which the hash covers) holds.
+				rep.add(idx, "received_at in the hash record differs from the entry's")
+			}
+			if want := proofs.ChainHash(chain, rec.leafHash); want != rec.chainHash {
+				rep.add(idx, "chain hash does not follow from the previous entry")
+			}
+			if rec.receivedAt < prevRA {
+				rep.add(idx, "received_at goes backwards")
+			}
+			prevRA = rec.receivedAt
+			chain = rec.chainHash
+			if rng.End() == idx {
+				rng.Append(leafHash[:], visit)
+				checkCheckpoints(idx + 1)
+			}
+			expect = idx + 1
+			if opts.Progress != nil && expect%65536 == 0 {
+				opts.Progress(expect, total)
+			}
+		}
+		select {
+		case free <- batch[:0]:
 		default:
-			rep.add(idx, "unknown record kind %q", kind)
 		}
 	}
-	if err := iter.Error(); err != nil {
+	if err := <-readErr; err != nil {
 		return nil, fmt.Errorf("couldn't read log %q: %w", logID, err)
-	}
-	if err := flush(); err != nil {
-		return nil, err
 	}
 	rep.Size = expect
 	rep.ChainHead = chain
@@ -341,4 +326,114 @@ func receivedAtField(nanos int64) []byte {
 	b := append(make([]byte, 0, 48), `"received_at":"`...)
 	b = time.Unix(0, nanos).UTC().AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')
+}
+
+// verifyRecord is one entry's records as the reader stage of Verify found
+// them, with its payload already hashed.
+type verifyRecord struct {
+	key      []byte // non-nil for an entry; nil for a record of notes only
+	idx      uint64
+	hasH     bool
+	rec      hashRecord
+	hErr     error
+	hasP     bool
+	leafHash proofs.Hash // of the payload, when hasP
+	raOK     bool        // the payload holds rec's received_at
+	tiles    []verifyTile
+	notes    []Problem // keys the reader could not place; Index is a lower bound
+}
+
+type verifyTile struct {
+	level  uint64
+	hashes []byte
+}
+
+// verifyBatch is how many entries the reader hands over at once.
+const verifyBatch = 512
+
+// readVerifyRecords reads the E range in key order, groups each index's
+// records, hashes the payloads and checks their received_at, and sends the
+// records in batches, until the range ends, stop closes or ctx is done.
+func readVerifyRecords(ctx context.Context, iter *pebble.Iterator, out chan<- []verifyRecord, free <-chan []verifyRecord, stop <-chan struct{}) error {
+	var (
+		batch   = make([]verifyRecord, 0, verifyBatch)
+		cur     *verifyRecord
+		payload []byte // with one leading byte for the leaf hash prefix
+		raField receivedAtCache
+	)
+	send := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		select {
+		case out <- batch:
+			select {
+			case batch = <-free:
+			default:
+				batch = make([]verifyRecord, 0, verifyBatch)
+			}
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	finish := func() {
+		if cur == nil || cur.key == nil {
+			return
+		}
+		if cur.hasP {
+			// payload[0] is room for the RFC 6962 prefix byte.
+			cur.leafHash = proofs.LeafHashPrefixed(payload)
+			cur.raOK = cur.hasH && cur.hErr == nil && bytes.Contains(payload, raField.of(cur.rec.receivedAt))
+		}
+	}
+	n := 0
+	for iter.First(); iter.Valid(); iter.Next() {
+		idx, kind, ok := parseEntryKey(iter.Key())
+		if !ok || cur == nil || cur.key == nil || idx != cur.idx {
+			finish()
+			if len(batch) == cap(batch) {
+				if !send() {
+					return nil
+				}
+			}
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			batch = append(batch, verifyRecord{})
+			cur = &batch[len(batch)-1]
+			if ok {
+				cur.key, cur.idx = []byte{}, idx
+			}
+		}
+		if !ok {
+			cur.notes = append(cur.notes, Problem{Problem: fmt.Sprintf("unknown key %x", iter.Key())})
+			continue
+		}
+		switch kind {
+		case kindHashes:
+			cur.hasH = true
+			cur.rec, cur.hErr = parseHashRecord(iter.Value())
+		case kindPayload:
+			payload = append(append(payload[:0], 0), iter.Value()...)
+			cur.hasP = true
+		case kindTile:
+			k := iter.Key()
+			if len(k) != 16 {
+				cur.notes = append(cur.notes, Problem{Index: idx, Problem: fmt.Sprintf("malformed tile key %x", k)})
+				continue
+			}
+			cur.tiles = append(cur.tiles, verifyTile{uint64(k[15]), append([]byte(nil), iter.Value()...)})
+		default:
+			cur.notes = append(cur.notes, Problem{Index: idx, Problem: fmt.Sprintf("unknown record kind %q", kind)})
+		}
+	}
+	finish()
+	if err := iter.Error(); err != nil {
+		return err
+	}
+	send()
+	return nil
 }
