@@ -238,3 +238,14 @@ func (l *Ledger) indexUint64(key []byte) (uint64, error) {
 	}
 	return binary.BigEndian.Uint64(v), nil
 }
+
+// IndexedSize returns the size up to which the index store covers the log:
+// leaf-hash lookups and searches read the indexes below it and scan above.
+func (l *Ledger) IndexedSize(logID string) (uint64, error) {
+	lg, st, release, err := l.reader(logID)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	return min(lg.indexed.Load(), st.size), nil
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -70,14 +72,19 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 	if err != nil {
 		return nil, err
 	}
-	for i := range events {
-		if opts.Validated {
-			break
-		}
-		if err := events[i].Validate(opts.Internal); err != nil {
-			if ve, ok := err.(*ValidationError); ok && len(events) > 1 {
-				ve.Position = i
+	if !opts.Validated {
+		err := inChunks(len(events), func(lo, hi int) error {
+			for i := lo; i < hi; i++ {
+				if err := events[i].Validate(opts.Internal); err != nil {
+					if ve, ok := err.(*ValidationError); ok && len(events) > 1 {
+						ve.Position = i
+					}
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -165,34 +172,68 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 	}
 }
 
-// build makes each event's leaf and leaf hash, all in one buffer.
+// build makes each event's leaf and leaf hash. A large call is built in
+// chunks on all cores (inChunks), each chunk into one buffer.
 func (r *request) build(verbose bool) {
 	ra := time.Unix(0, r.receivedAt).UTC()
 	r.leaves = make([][]byte, len(r.events))
 	r.hashes = make([]proofs.Hash, len(r.events))
-	offs := make([]int, len(r.events)+1)
-	buf := make([]byte, 0, 512*len(r.events))
-	for i := range r.events {
-		offs[i] = len(buf)
-		if r.events[i].ReadOnly && !verbose {
-			continue
+	r.buildErr = inChunks(len(r.events), func(lo, hi int) error {
+		offs := make([]int, hi-lo+1)
+		buf := make([]byte, 0, 512*(hi-lo))
+		for i := lo; i < hi; i++ {
+			offs[i-lo] = len(buf)
+			if r.events[i].ReadOnly && !verbose {
+				continue
+			}
+			en := Entry{V: 1, Log: r.lg.id, ReceivedAt: ra, Event: r.events[i]}
+			buf = append(buf, 0) // room for the RFC 6962 leaf prefix
+			var err error
+			if buf, err = en.AppendLeaf(buf); err != nil {
+				return withPosition(err, i, len(r.events))
+			}
 		}
-		en := Entry{V: 1, Log: r.lg.id, ReceivedAt: ra, Event: r.events[i]}
-		buf = append(buf, 0) // room for the RFC 6962 leaf prefix
-		var err error
-		if buf, err = en.AppendLeaf(buf); err != nil {
-			r.buildErr = withPosition(err, i, len(r.events))
-			return
+		offs[hi-lo] = len(buf)
+		for i := lo; i < hi; i++ {
+			a, b := offs[i-lo], offs[i-lo+1]
+			if a == b {
+				continue
+			}
+			r.hashes[i] = proofs.LeafHashPrefixed(buf[a:b])
+			r.leaves[i] = buf[a+1 : b]
+		}
+		return nil
+	})
+}
+
+// chunkMin is the fewest events worth a goroutine of their own.
+const chunkMin = 1024
+
+// inChunks calls fn on [0, n) split into up to GOMAXPROCS chunks of at
+// least chunkMin, concurrently (the first in the calling goroutine), and
+// returns the error of the lowest chunk that failed.
+func inChunks(n int, fn func(lo, hi int) error) error {
+	k := min(runtime.GOMAXPROCS(0), n/chunkMin)
+	if k <= 1 {
+		return fn(0, n)
+	}
+	errs := make([]error, k)
+	var wg sync.WaitGroup
+	for c := 1; c < k; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[c] = fn(c*n/k, (c+1)*n/k)
+		}()
+	}
+	errs[0] = fn(0, n/k)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	offs[len(r.events)] = len(buf)
-	for i := range r.events {
-		if offs[i] == offs[i+1] {
-			continue
-		}
-		r.hashes[i] = proofs.LeafHashPrefixed(buf[offs[i]:offs[i+1]])
-		r.leaves[i] = buf[offs[i]+1 : offs[i+1]]
-	}
+	return nil
 }
 
 func withPosition(err error, i, n int) error {
