@@ -135,6 +135,10 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 	return stats, err
 }
 
+// joinStepEntries is how far ahead (in entries, about two keys each) the
+// next candidate may be for joinRange to step to it rather than seek.
+const joinStepEntries = 32
+
 // joinRange visits the candidates of plan p in [lo, hi): the indexes every
 // source holds (a leapfrog join), reading each entry.
 func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi uint64, desc bool, fn func(*Record) (bool, error)) (bool, error) {
@@ -173,11 +177,22 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 			i++
 		}
 		rec := &Record{Index: x}
-		// After reading entry x-1 ascending the iterator is at x already.
+		// Ascending, the iterator stands just past the last entry read:
+		// when x is near, step to it (Next is far cheaper than a seek, which
+		// starts again from the top of the LSM).
 		ok := false
-		if idx, kind, good := parseEntryKey(iter.Key()); !desc && iter.Valid() && good && idx == x && kind == kindHashes {
-			ok = true
-		} else {
+		for steps := 0; !desc && iter.Valid() && steps < 2*joinStepEntries; steps++ {
+			idx, _, good := parseEntryKey(iter.Key())
+			if !good || idx > x {
+				break
+			}
+			if idx == x {
+				ok = true
+				break
+			}
+			iter.Next()
+		}
+		if !ok {
 			key = entryKey(key[:0], lg.num, x, 0)
 			ok = iter.SeekGE(key)
 		}
