@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -190,17 +191,14 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
 	return nil
 }
 
-// finish adds the counts and zones gathered by add to the batch, merged with
-// what the store holds (the indexer is the store's only writer).
+// finish adds the counts and zones gathered by add to the batch: counts as
+// merge operands that countMerger adds up (no read), zones merged with the
+// stored one (a read per block; the indexer is the store's only writer).
 func (w *indexWriter) finish() error {
 	for k, n := range w.counts {
 		key := []byte(k)
 		key[0] = indexCounts
-		old, err := w.l.indexUint64(key)
-		if err != nil {
-			return err
-		}
-		if err := w.b.Set(key, binary.BigEndian.AppendUint64(nil, old+n), nil); err != nil {
+		if err := w.b.Merge(key, binary.BigEndian.AppendUint64(nil, n), nil); err != nil {
 			return err
 		}
 	}
@@ -248,4 +246,30 @@ func (l *Ledger) IndexedSize(logID string) (uint64, error) {
 	}
 	defer release()
 	return min(lg.indexed.Load(), st.size), nil
+}
+
+// countMerger is the index store's merge operator: it adds up the uint64
+// operands of a count key (C). Only count keys are merged. A value of
+// another length counts 0 rather than fail a compaction.
+var countMerger = &pebble.Merger{
+	Name: "auditledger.count.v1",
+	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+		m := &countMerge{}
+		return m, m.MergeNewer(value)
+	},
+}
+
+type countMerge struct{ n uint64 }
+
+func (m *countMerge) MergeNewer(v []byte) error {
+	if len(v) == 8 {
+		m.n += binary.BigEndian.Uint64(v)
+	}
+	return nil
+}
+
+func (m *countMerge) MergeOlder(v []byte) error { return m.MergeNewer(v) }
+
+func (m *countMerge) Finish(bool) ([]byte, io.Closer, error) {
+	return binary.BigEndian.AppendUint64(nil, m.n), nil, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -49,8 +50,19 @@ func indexHashKey(dst []byte, num uint32, leafHash proofs.Hash, index uint64) []
 
 // openIndex opens (or creates) the index store.
 func (l *Ledger) openIndex() error {
-	opts := &pebble.Options{FS: l.cfg.FS, DisableWAL: true, Logger: quietLogger{l.cfg.Logger}, MemTableSize: 16 << 20}
-	db, err := pebble.Open(filepath.Join(l.cfg.Dir, "index"), opts)
+	dir := filepath.Join(l.cfg.Dir, "index")
+	opts := &pebble.Options{FS: l.cfg.FS, DisableWAL: true, Logger: quietLogger{l.cfg.Logger}, MemTableSize: 16 << 20,
+		Merger: countMerger, Cache: l.cache}
+	db, err := pebble.Open(dir, opts)
+	if err != nil && strings.Contains(err.Error(), "merger name") {
+		// Written before the counts were merge operands: it is derived
+		// data, so start it again.
+		l.cfg.Logger.Info("rebuilding the index store (older format)", "dir", dir)
+		if err := l.cfg.FS.RemoveAll(dir); err != nil {
+			return fmt.Errorf("couldn't remove the old index store: %w", err)
+		}
+		db, err = pebble.Open(dir, opts)
+	}
 	if err != nil {
 		return fmt.Errorf("couldn't open the index store: %w", err)
 	}

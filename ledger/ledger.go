@@ -31,6 +31,9 @@ const (
 	DefaultMaxBatch = 8192
 	// DefaultTileCacheBytes is the memory for full tiles kept expanded for proofs.
 	DefaultTileCacheBytes = 256 << 20
+	// DefaultBlockCacheBytes is the memory of Pebble's block cache, shared
+	// by the main store and the index store (Pebble's own default is 8 MiB).
+	DefaultBlockCacheBytes = 256 << 20
 	// DefaultIdempotencyTTL is how long an idempotency record is kept: twice
 	// the 24 h that SPEC §4 promises.
 	DefaultIdempotencyTTL = 48 * time.Hour
@@ -77,6 +80,9 @@ type Config struct {
 	MaxBatch int
 	// TileCacheBytes bounds the memory of the full-tile cache used by proofs.
 	TileCacheBytes int64
+	// BlockCacheBytes bounds Pebble's block cache (decompressed blocks of
+	// both stores), which searches and exports read through.
+	BlockCacheBytes int64
 	// IdempotencyTTL is how long an idempotency record is kept before the
 	// indexer goroutine prunes it (hourly); a retry after that appends again.
 	IdempotencyTTL time.Duration
@@ -120,6 +126,9 @@ func (c *Config) setDefaults() error {
 	if c.TileCacheBytes <= 0 {
 		c.TileCacheBytes = DefaultTileCacheBytes
 	}
+	if c.BlockCacheBytes <= 0 {
+		c.BlockCacheBytes = DefaultBlockCacheBytes
+	}
 	if c.IdempotencyTTL <= 0 {
 		c.IdempotencyTTL = DefaultIdempotencyTTL
 	}
@@ -136,6 +145,7 @@ func (c *Config) setDefaults() error {
 type Ledger struct {
 	cfg   Config
 	db    *pebble.DB
+	cache *pebble.Cache // the block cache of db and index
 	tiles *tileCache
 
 	// logsMu guards logs and serialises log creation.
@@ -189,18 +199,23 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	} else if err := mkdirAllSynced(cfg.FS, cfg.Dir); err != nil {
 		return nil, fmt.Errorf("couldn't create data directory: %w", err)
 	}
-	opts := &pebble.Options{FS: cfg.FS, ReadOnly: cfg.ReadOnly, Logger: quietLogger{cfg.Logger}}
+	// One block cache for both stores; each DB holds its own reference, and
+	// closeStores drops this one.
+	cache := pebble.NewCache(cfg.BlockCacheBytes)
+	opts := &pebble.Options{FS: cfg.FS, ReadOnly: cfg.ReadOnly, Logger: quietLogger{cfg.Logger}, Cache: cache}
 	tunePebble(opts)
 	if cfg.PebbleOptions != nil {
 		cfg.PebbleOptions(opts)
 	}
 	db, err := pebble.Open(filepath.Join(cfg.Dir, "db"), opts)
 	if err != nil {
+		cache.Unref()
 		return nil, fmt.Errorf("couldn't open the store: %w", err)
 	}
 	l := &Ledger{
 		cfg:     cfg,
 		db:      db,
+		cache:   cache,
 		tiles:   newTileCache(cfg.TileCacheBytes),
 		logs:    map[string]*logHandle{},
 		queue:   make(chan *request, 4096),
@@ -294,6 +309,7 @@ func (l *Ledger) closeStores() error {
 	if err := l.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("couldn't close the store: %w", err))
 	}
+	l.cache.Unref()
 	return errors.Join(errs...)
 }
 
