@@ -300,7 +300,7 @@ func TestIndexFormatRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An older store: another version, and a stale posting that must go.
-	db, err := pebble.Open(filepath.Join(dir, "index"), &pebble.Options{DisableWAL: true, Logger: quietLogger{slog.Default()}})
+	db, err := pebble.Open(filepath.Join(dir, "index"), &pebble.Options{DisableWAL: true, Merger: countMerger, Logger: quietLogger{slog.Default()}})
 	if err != nil {
 		t.Fatal(err)
 	}
