@@ -400,3 +400,33 @@ func BenchmarkParseEntryFields(b *testing.B) {
 		}
 	}
 }
+
+// TestIndexStoreOfAnotherMerger checks that an index store written before
+// the counts were merge operands (Pebble refuses to open it with another
+// merger) is removed and rebuilt.
+func TestIndexStoreOfAnotherMerger(t *testing.T) {
+	dir := t.TempDir()
+	db, err := pebble.Open(filepath.Join(dir, "index"), &pebble.Options{Logger: quietLogger{slog.Default()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set([]byte("junk"), nil, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l := openTest(t, dir)
+	defer l.Close()
+	evs := []Event{testEvent(1), testEvent(2)}
+	evs[1].Actor.ID = "needle"
+	if _, err := l.Append(context.Background(), DefaultLogID, evs, AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, l, DefaultLogID)
+	q, _ := ParseQuery("actor:needle", time.Now())
+	got, stats := search(t, l, q, ScanOptions{})
+	if !slices.Equal(got, []uint64{1}) || stats.Examined != 1 {
+		t.Fatalf("got %v, examined %d (plan %s)", got, stats.Examined, stats.Plan)
+	}
+}
