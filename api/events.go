@@ -237,7 +237,7 @@ func (s *Server) export(c *gin.Context, logID string, req *eventsRequest) {
 				return true, nil
 			}
 			rows++
-			return true, cw.Write(ledger.CSVRow(rec.Index, rec.LeafHash, en))
+			return true, cw.WriteEntry(rec.Index, rec.LeafHash, en)
 		}
 		rows++
 		line.Reset()

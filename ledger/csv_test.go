@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -344,4 +345,68 @@ func TestCSVWriterError(t *testing.T) {
 	if err2 := w.Write(row); !errors.Is(err2, errCSVWrite) {
 		t.Errorf("Write after an error = %v", err2)
 	}
+}
+
+// checkCSVEntry wants AppendCSVEntry to write what AppendCSVRecord writes
+// for CSVRow.
+func checkCSVEntry(t testing.TB, index uint64, h [32]byte, en *Entry) {
+	t.Helper()
+	want := AppendCSVRecord(nil, CSVRow(index, h, en))
+	if got := AppendCSVEntry(nil, index, h, en); !bytes.Equal(got, want) {
+		t.Fatalf("AppendCSVEntry:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestAppendCSVEntry(t *testing.T) {
+	h := [32]byte{1, 2, 0xff}
+	for _, name := range csvOrder {
+		r := csvRows(t)[name]
+		checkCSVEntry(t, r.index, h, r.en)
+	}
+	// Random cells over the characters that quoting and the guard look at.
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", " ", ",", "\"", "\r", "\n", "\t", "'", "=", "+", "-", "@", "ë", "{", "}"}
+	str := func() string {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	for range 3000 {
+		en := queryEntry(t, nil)
+		en.Actor = &Actor{Type: str(), ID: str(), Name: str(), Email: str(), APIKeyID: str()}
+		if rng.IntN(3) == 0 {
+			en.Target = nil
+		} else {
+			en.Target = &Target{Type: str(), ID: str(), Name: str()}
+		}
+		en.Category, en.Action, en.IP, en.UserAgent, en.Result = str(), str(), str(), str(), str()
+		switch rng.IntN(3) {
+		case 0:
+			en.Details = nil
+		case 1:
+			en.Details = json.RawMessage(fmt.Sprintf(`{"a":%q}`, str()))
+		default:
+			en.Details = json.RawMessage(fmt.Sprintf(`{ "a" : %q }`, str()))
+		}
+		checkCSVEntry(t, rng.Uint64(), h, en)
+	}
+}
+
+func BenchmarkCSVRow(b *testing.B) {
+	en := queryEntry(b, nil)
+	var h [32]byte
+	b.Run("impl=CSVRow+AppendCSVRecord", func(b *testing.B) {
+		var dst []byte
+		for b.Loop() {
+			dst = AppendCSVRecord(dst[:0], CSVRow(7, h, en))
+		}
+	})
+	b.Run("impl=AppendCSVEntry", func(b *testing.B) {
+		var dst []byte
+		for b.Loop() {
+			dst = AppendCSVEntry(dst[:0], 7, h, en)
+		}
+	})
 }
