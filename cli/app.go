@@ -48,6 +48,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			annotateCommand(),
 			keysCommand(),
 			demoCommand(),
+			benchCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return cli.Exit("usage: "+err.Error(), ExitUsage)

@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// The tessera peer is a separate program in its own Go module
+// (bench/peers/tessera), so that auditledger does not depend on Tessera.
+// The bench talks to it through flags and one JSON object on stdout:
+//
+//	tessera-peer -dir D -leaves F -n N -adders A [-batch B] [-max-time T]
+//
+// appends the first N leaves of F (each a 4-byte big-endian length and the
+// bytes, cycling if F holds fewer) to a new POSIX log in D, from A
+// goroutines each calling Add and awaiting its index, with WithBatching(B,
+// DefaultBatchMaxAge) or, when B is 0, Tessera's default batching; and
+// prints a PeerResult. With -max-time it starts no new Add after T, so
+// that slow settings (Tessera's default batching waits up to 250 ms for a
+// batch to fill, a long time for one adder) end in bounded time; the result
+// then counts fewer entries than N.
+
+// PeerResult is what the tessera peer prints.
+type PeerResult struct {
+	// Entries is how many leaves were added and resolved to an index.
+	Entries int `json:"entries"`
+	// Seconds is the wall time from the first Add to the last index.
+	Seconds float64 `json:"seconds"`
+	// Rate is Entries / Seconds.
+	Rate float64 `json:"rate"`
+	// Size is the log's integrated size after shutdown.
+	Size uint64 `json:"size"`
+	// Adders, BatchMaxSize and BatchMaxAge are the settings used.
+	Adders       int    `json:"adders"`
+	BatchMaxSize int    `json:"batch_max_size"`
+	BatchMaxAge  string `json:"batch_max_age"`
+	// Tessera is the module version the peer was built with.
+	Tessera string `json:"tessera"`
+}
+
+// writeLeaves writes leaves in the peer's format to a new file in dir.
+func writeLeaves(dir string, leaves [][]byte) (string, error) {
+	f, err := os.CreateTemp(dir, "leaves-*.bin")
+	if err != nil {
+		return "", fmt.Errorf("couldn't create the leaves file: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for _, leaf := range leaves {
+		_ = binary.Write(w, binary.BigEndian, uint32(len(leaf)))
+		_, _ = w.Write(leaf)
+	}
+	err = w.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("couldn't write the leaves file: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// runPeer runs the tessera peer on a fresh log in dir and checks that the
+// log holds exactly n entries afterwards.
+func runPeer(ctx context.Context, bin, dir, leaves string, n, adders, batch int, maxTime time.Duration) (*PeerResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-dir", filepath.Join(dir, "log"), "-leaves", leaves,
+		"-n", strconv.Itoa(n), "-adders", strconv.Itoa(adders), "-batch", strconv.Itoa(batch), "-max-time", maxTime.String())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("tessera peer: %w: %s", err, lastLines(stderr.Bytes(), 5))
+	}
+	var pr PeerResult
+	if err := json.Unmarshal(stdout.Bytes(), &pr); err != nil {
+		return nil, fmt.Errorf("couldn't read the tessera peer's answer %q: %w", stdout.Bytes(), err)
+	}
+	if pr.Entries > n || pr.Entries == 0 || pr.Size != uint64(pr.Entries) || (maxTime == 0 && pr.Entries != n) {
+		return nil, fmt.Errorf("tessera peer: %w: %d asked, %d added, log size %d", errSize, n, pr.Entries, pr.Size)
+	}
+	return &pr, nil
+}
+
+func lastLines(b []byte, n int) string {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte(" | ")))
+}
