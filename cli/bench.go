@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ func benchCommand() *cli.Command {
 			&cli.Int64Flag{Name: "seed", Value: bench.DefaultSeed, Usage: "seed of the generated events"},
 			&cli.StringFlag{Name: "json", Usage: "also write the result as JSON to this file"},
 			&cli.StringFlag{Name: "plot", Usage: "also draw the result's plots as PNG files in this directory (ingest, proofs)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run (bench, ledger and server; not the peer) to this file"},
 		}, extra...)
 	}
 	sub := func(name, usage string, flags []cli.Flag, run func(c *cli.Context, cm bench.Common) (*bench.Result, error)) *cli.Command {
@@ -157,6 +159,17 @@ func benchAction(c *cli.Context, run func(c *cli.Context, cm bench.Common) (*ben
 			}
 		}
 		defer bar.Finish()
+	}
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return cli.Exit(err.Error(), ExitUsage)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return cli.Exit(err.Error(), ExitUsage)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := run(c, cm)
 	if err != nil {
