@@ -33,7 +33,7 @@ func Plot(r *Result, dir string) ([]string, error) {
 			}},
 		} {
 			path := filepath.Join(dir, c.file)
-			if err := plotLines(r, path, c.title, c.x, "entries/s", c.pick, func(row Row) float64 { return row.Value }); err != nil {
+			if err := plotLines(r, path, c.title, c.x, "entries/s", true, c.pick, func(row Row) float64 { return row.Value }); err != nil {
 				return out, err
 			}
 			out = append(out, path)
@@ -41,7 +41,7 @@ func Plot(r *Result, dir string) ([]string, error) {
 		return out, nil
 	case "proofs":
 		path := filepath.Join(dir, "proofs.png")
-		err := plotLines(r, path, "Proof latency (p50)", "tree size (entries)", "µs", func(row Row) (float64, bool) {
+		err := plotLines(r, path, "Proof latency (p50)", "tree size (entries)", "µs", false, func(row Row) (float64, bool) {
 			return float64(row.Size), row.Series != "http-floor"
 		}, func(row Row) float64 { return row.P50 * 1000 })
 		if err != nil {
@@ -53,8 +53,9 @@ func Plot(r *Result, dir string) ([]string, error) {
 }
 
 // plotLines draws one line per series of the rows pick accepts, x from pick
-// and y from y, on log-log axes, into a PNG at path.
-func plotLines(r *Result, path, title, xlabel, ylabel string, pick func(Row) (float64, bool), y func(Row) float64) error {
+// and y from y, on log-log axes, into a PNG at path, with the legend at the
+// top left or (legendTop false) the bottom right.
+func plotLines(r *Result, path, title, xlabel, ylabel string, legendTop bool, pick func(Row) (float64, bool), y func(Row) float64) error {
 	series := map[string]plotter.XYs{}
 	var names []string
 	for _, row := range r.Rows {
@@ -75,7 +76,7 @@ func plotLines(r *Result, path, title, xlabel, ylabel string, pick func(Row) (fl
 	p.X.Label.Text, p.Y.Label.Text = xlabel, ylabel
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = legendTop, legendTop
 	p.Add(plotter.NewGrid())
 	for i, name := range names {
 		pts := series[name]
