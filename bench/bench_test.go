@@ -195,6 +195,15 @@ func TestIngest(t *testing.T) {
 					t.Errorf("auditledger%s is not compared with %s", suffix, row.Name)
 				}
 			}
+			if c.batch == 1 {
+				row := mustRow(t, res, "tessera-http"+suffix)
+				if row.Entries == 0 || row.Entries > want || row.LogSize != row.Entries || row.P50 <= 0 {
+					t.Errorf("%s: %d entries added, log size %d, p50 %v", row.Name, row.Entries, row.LogSize, row.P50)
+				}
+				if !hasBaseline(mustRow(t, res, "auditledger-http"+suffix), row.Name) {
+					t.Errorf("auditledger-http%s is not compared with %s", suffix, row.Name)
+				}
+			}
 		}
 	}
 	files, err := bench.Plot(res, t.TempDir())

@@ -164,7 +164,7 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*Result, error) {
 			note: map[ingestCase]string{}, n: map[ingestCase]uint64{}, size: map[ingestCase]uint64{}}
 	}
 	raw, al, web, floor := newSeries("raw-pebble"), newSeries("auditledger"), newSeries("auditledger-http"), newSeries("http-floor")
-	tessDef, tessBatch := newSeries("tessera-default"), newSeries("tessera-batch")
+	tessDef, tessBatch, tessHTTP := newSeries("tessera-default"), newSeries("tessera-batch"), newSeries("tessera-http")
 	var shaRuns []float64
 
 	step := int64(0)
@@ -225,6 +225,23 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*Result, error) {
 					floor.n[c] += uint64(n)
 				}
 			}
+			if cfg.Peer != "" && cfg.HTTP && c.batch == 1 {
+				cfg.progress(stage+" tessera over HTTP", step, -1)
+				if err := measureDir(&cfg.Common, "tessera-http", func(dir string) error {
+					rate, done, durs, err := runPeerHTTP(ctx, cfg.Peer, dir, leaves, n, c.clients, cfg.PeerMaxTime)
+					if err != nil {
+						return err
+					}
+					tessHTTP.runs[c] = append(tessHTTP.runs[c], rate)
+					tessHTTP.durs[c] = append(tessHTTP.durs[c], durs...)
+					tessHTTP.n[c] += uint64(done)
+					tessHTTP.size[c] += uint64(done)
+					tessHTTP.note[c] = "Tessera's HTTP example: POST /add, batches of 256 or 1 s"
+					return nil
+				}); err != nil {
+					return nil, err
+				}
+			}
 			if cfg.Peer != "" {
 				for _, s := range []*series{tessDef, tessBatch} {
 					batch := 0 // Tessera's default batching
@@ -253,7 +270,7 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*Result, error) {
 	res.add(Row{Name: "sha256-leaf", Series: "sha256", Unit: "entries/s", Runs: shaRuns,
 		Note: "RFC 6962 leaf hash of the same leaves, one goroutine"})
 	name := func(s *series, c ingestCase) string { return s.name + "/" + c.String() }
-	for _, s := range []*series{raw, al, web, floor, tessDef, tessBatch} {
+	for _, s := range []*series{raw, al, web, floor, tessDef, tessBatch, tessHTTP} {
 		for _, c := range cases {
 			if len(s.runs[c]) == 0 {
 				continue
@@ -274,6 +291,8 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*Result, error) {
 		res.compare(name(web, c), name(raw, c))
 		res.compare(name(web, c), name(al, c))
 		res.compare(name(web, c), name(floor, c))
+		res.compare(name(web, c), name(tessHTTP, c))
+		res.compare(name(tessHTTP, c), name(floor, c))
 		res.compare(name(tessDef, c), name(raw, c))
 		res.compare(name(tessBatch, c), name(raw, c))
 	}
@@ -286,6 +305,9 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*Result, error) {
 	}
 	if cfg.Peer != "" {
 		res.Notes = append(res.Notes, "tessera-*: Tessera v1.0.4 POSIX storage as a library (bench/peers/tessera), batch×clients adders each awaiting its index; -default: its documented batching (256 entries, 250 ms), -batch: the case's batch size")
+		if cfg.HTTP {
+			res.Notes = append(res.Notes, "tessera-http: the peer serving Tessera's HTTP example (its conformance server's POST /add, batches of 256 or 1 s), driven by the same client with the same leaves, single events only")
+		}
 	}
 	res.finish()
 	return res, nil

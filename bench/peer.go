@@ -7,10 +7,14 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -97,4 +101,72 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte(" | ")))
+}
+
+// runPeerHTTP runs the tessera peer as Tessera's HTTP example (-listen) on
+// a fresh log in dir and posts leaves to it, one per request, from clients
+// goroutines, until n are added or maxTime has passed. It checks that the
+// log holds exactly the entries added, and returns their rate and every
+// request's duration.
+func runPeerHTTP(ctx context.Context, bin, dir string, leaves [][]byte, n, clients int, maxTime time.Duration) (float64, int, []time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-dir", filepath.Join(dir, "log"), "-listen", "127.0.0.1:0")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return 0, 0, nil, fmt.Errorf("couldn't start the tessera peer: %w", err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	dec := json.NewDecoder(stdout)
+	var hello struct {
+		Listen string `json:"listen"`
+	}
+	if err := dec.Decode(&hello); err != nil {
+		return 0, 0, nil, fmt.Errorf("tessera peer did not say where it listens: %w: %s", err, lastLines(stderr.Bytes(), 5))
+	}
+	srv := &server{base: "http://" + hello.Listen, client: newHTTPClient(clients)}
+	defer srv.client.CloseIdleConnections()
+	var added atomic.Int64
+	start := time.Now()
+	_, durs, err := drive(ctx, clients, n, func(ctx context.Context, i int) error {
+		if time.Since(start) > maxTime {
+			return nil
+		}
+		_, err := srv.do(ctx, http.MethodPost, "/add", leaves[i%len(leaves)], io.Discard)
+		if err == nil {
+			added.Add(1)
+		}
+		return err
+	})
+	took := time.Since(start)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("tessera peer over HTTP: %w", err)
+	}
+	stdin.Close()
+	var bye struct {
+		Size uint64 `json:"size"`
+	}
+	if err := dec.Decode(&bye); err != nil {
+		return 0, 0, nil, fmt.Errorf("tessera peer did not report its size: %w: %s", err, lastLines(stderr.Bytes(), 5))
+	}
+	done := int(added.Load())
+	if done == 0 || bye.Size != uint64(done) {
+		return 0, 0, nil, fmt.Errorf("tessera peer over HTTP: %w: %d added, log size %d", errSize, done, bye.Size)
+	}
+	// Requests skipped after maxTime took no time; drop them.
+	slices.Sort(durs)
+	durs = durs[len(durs)-done:]
+	return float64(done) / took.Seconds(), done, durs, nil
 }

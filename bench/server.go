@@ -64,10 +64,7 @@ func startServer(ctx context.Context, l *ledger.Ledger, handler http.Handler, cl
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
 	}()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = clients, clients
-	tr.DisableCompression = true
-	s.client = &http.Client{Transport: tr, Timeout: 5 * time.Minute}
+	s.client = newHTTPClient(clients)
 	// Open the clients' connections before any clock starts.
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -87,6 +84,15 @@ func startServer(ctx context.Context, l *ledger.Ledger, handler http.Handler, cl
 		return nil, err
 	}
 	return s, nil
+}
+
+// newHTTPClient is a client whose keep-alive pool holds clients
+// connections.
+func newHTTPClient(clients int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = clients, clients
+	tr.DisableCompression = true
+	return &http.Client{Transport: tr, Timeout: 5 * time.Minute}
 }
 
 func (s *server) close() {

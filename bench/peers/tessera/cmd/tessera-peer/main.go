@@ -15,6 +15,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -45,8 +47,15 @@ func main() {
 	adders := flag.Int("adders", 256, "goroutines each calling Add and awaiting its index")
 	batch := flag.Int("batch", 0, "WithBatching max size (with tessera.DefaultBatchMaxAge); 0: Tessera's defaults")
 	maxTime := flag.Duration("max-time", 0, "stop starting new Adds after this long (0: never); the result counts the Adds done")
+	listen := flag.String("listen", "", "serve Tessera's HTTP example (POST /add) on this address instead, until stdin closes")
 	flag.Parse()
-	if err := run(*dir, *leavesPath, *n, *adders, *batch, *maxTime); err != nil {
+	var err error
+	if *listen != "" {
+		err = serve(*dir, *listen)
+	} else {
+		err = run(*dir, *leavesPath, *n, *adders, *batch, *maxTime)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "tessera-peer:", err)
 		os.Exit(1)
 	}
@@ -63,13 +72,9 @@ func run(dir, leavesPath string, n, adders, batch int, maxTime time.Duration) er
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	skey, _, err := note.GenerateKey(rand.Reader, "bench.tessera.example")
+	signer, err := newSigner()
 	if err != nil {
-		return fmt.Errorf("couldn't make a key: %w", err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		return fmt.Errorf("couldn't make a signer: %w", err)
+		return err
 	}
 	driver, err := posix.New(ctx, posix.Config{Path: dir})
 	if err != nil {
@@ -144,6 +149,83 @@ func run(dir, leavesPath string, n, adders, batch int, maxTime time.Duration) er
 		Entries: done, Seconds: took.Seconds(), Rate: float64(done) / took.Seconds(), Size: integrated,
 		Adders: adders, BatchMaxSize: size, BatchMaxAge: age.String(), Tessera: tesseraVersion(),
 	})
+}
+
+// serve runs the HTTP personality of Tessera's conformance server (its
+// "HTTP example", cmd/conformance/posix): POST /add adds the body as one
+// entry and answers its index once the POSIX storage has resolved it, with
+// the options that example uses: batches of up to 256 entries or 1 s,
+// checkpoints every second. It prints {"listen": ADDR} once it listens,
+// serves until stdin closes, then shuts down and prints {"size": N}.
+func serve(dir, listen string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signer, err := newSigner()
+	if err != nil {
+		return err
+	}
+	driver, err := posix.New(ctx, posix.Config{Path: dir})
+	if err != nil {
+		return fmt.Errorf("couldn't create the POSIX storage: %w", err)
+	}
+	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithCheckpointInterval(time.Second).
+		WithCheckpointRepublishInterval(time.Minute).
+		WithBatching(256, time.Second))
+	if err != nil {
+		return fmt.Errorf("couldn't create the appender: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /add", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		idx, err := appender.Add(r.Context(), tessera.NewEntry(b))()
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, err.Error())
+			return
+		}
+		_, _ = fmt.Fprintf(w, "%d", idx.Index)
+	})
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("couldn't listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	if err := json.NewEncoder(os.Stdout).Encode(map[string]string{"listen": ln.Addr().String()}); err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	sctx, scancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("couldn't stop serving: %w", err)
+	}
+	if err := shutdown(sctx); err != nil {
+		return fmt.Errorf("couldn't shut down: %w", err)
+	}
+	size, err := reader.IntegratedSize(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't read the log size: %w", err)
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]uint64{"size": size})
+}
+
+func newSigner() (note.Signer, error) {
+	skey, _, err := note.GenerateKey(rand.Reader, "bench.tessera.example")
+	if err != nil {
+		return nil, fmt.Errorf("couldn't make a key: %w", err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't make a signer: %w", err)
+	}
+	return signer, nil
 }
 
 func readLeaves(path string) ([][]byte, error) {
