@@ -51,6 +51,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			bundleCommand(),
 			verifyBundleCommand(),
 			monitorCommand(),
+			benchCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return cli.Exit("usage: "+err.Error(), ExitUsage)
