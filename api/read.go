@@ -158,12 +158,12 @@ func (s *Server) inclusion(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	r, err := s.l.Read(logID, idx)
+	lh, err := s.l.LeafHash(logID, idx)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	out := gin.H{"index": idx, "tree_size": size, "leaf_hash": proofs.EncodeHash(r.LeafHash), "hashes": proofs.EncodeHashes(p)}
+	out := gin.H{"index": idx, "tree_size": size, "leaf_hash": proofs.EncodeHash(lh), "hashes": proofs.EncodeHashes(p)}
 	if sc != nil {
 		out["checkpoint"] = string(sc.Note)
 	}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,5 +43,49 @@ func TestIdempotencyPruned(t *testing.T) {
 	}
 	if i, replayed := appendWith("old"); replayed || i == old {
 		t.Fatalf("an expired record was replayed: index %d replayed %v", i, replayed)
+	}
+}
+
+// TestKeyCacheRevocation authenticates from many goroutines while a key is
+// revoked: once RevokeKey has returned, no Authenticate accepts the token.
+func TestKeyCacheRevocation(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	k, tok, err := l.CreateKey(ctx, "svc", RoleIngest, DefaultLogID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revoked atomic.Bool
+	done := make(chan struct{})
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				after := revoked.Load()
+				if _, err := l.Authenticate(tok); err == nil && after {
+					errs <- fmt.Errorf("a revoked key was accepted")
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := l.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	revoked.Store(true)
+	time.Sleep(20 * time.Millisecond)
+	close(done)
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

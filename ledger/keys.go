@@ -123,12 +123,38 @@ func (l *Ledger) EnsureOperatorToken(ctx context.Context, token string) error {
 	return l.putKey(k)
 }
 
+// putKey stores a key record (synced) and puts it in the key cache, under
+// keyMu, so that a revocation is seen by the next Authenticate.
 func (l *Ledger) putKey(k *APIKey) error {
 	v, _ := json.Marshal(k)
+	l.keyMu.Lock()
+	defer l.keyMu.Unlock()
 	if err := l.db.Set(apiKeyKey(k.ID), v, pebble.Sync); err != nil {
+		delete(l.keyCache, k.ID) // whatever the store holds now, read it again
 		return fmt.Errorf("couldn't store key %s: %w", k.ID, err)
 	}
+	kk := *k
+	l.keyCache[k.ID] = &kk
 	return nil
+}
+
+// cachedKey is key through the key cache: every key record is written by
+// putKey, which updates the cache under the same lock, so the cache never
+// holds a value older than the store's. Unknown ids are not cached. The
+// caller gets its own copy.
+func (l *Ledger) cachedKey(id string) (*APIKey, error) {
+	l.keyMu.Lock()
+	defer l.keyMu.Unlock()
+	k, ok := l.keyCache[id]
+	if !ok {
+		var err error
+		if k, err = l.key(id); err != nil {
+			return nil, err
+		}
+		l.keyCache[id] = k
+	}
+	kk := *k
+	return &kk, nil
 }
 
 func (l *Ledger) key(id string) (*APIKey, error) {
@@ -148,8 +174,9 @@ func (l *Ledger) key(id string) (*APIKey, error) {
 }
 
 // Authenticate returns the live key a bearer token belongs to, or ErrNotFound.
-// The secret is compared in constant time. Revocation is seen at once: every
-// call reads the key record.
+// The secret is compared in constant time. Keys are read through an
+// in-memory cache that every key write updates (putKey), so revocation is
+// seen at once.
 func (l *Ledger) Authenticate(token string) (*APIKey, error) {
 	release, err := l.enter()
 	if err != nil {
@@ -173,7 +200,7 @@ func (l *Ledger) Authenticate(token string) (*APIKey, error) {
 	if id == "" || len(id) > 64 {
 		return nil, ErrNotFound
 	}
-	k, err := l.key(id)
+	k, err := l.cachedKey(id)
 	if err != nil {
 		return nil, ErrNotFound
 	}

@@ -148,6 +148,10 @@ type Ledger struct {
 	cache *pebble.Cache // the block cache of db and index
 	tiles *tileCache
 
+	// keyMu guards keyCache and orders key writes with cache fills.
+	keyMu    sync.Mutex
+	keyCache map[string]*APIKey
+
 	// logsMu guards logs and serialises log creation.
 	logsMu sync.RWMutex
 	logs   map[string]*logHandle
@@ -213,19 +217,20 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, fmt.Errorf("couldn't open the store: %w", err)
 	}
 	l := &Ledger{
-		cfg:     cfg,
-		db:      db,
-		cache:   cache,
-		tiles:   newTileCache(cfg.TileCacheBytes),
-		logs:    map[string]*logHandle{},
-		queue:   make(chan *request, 4096),
-		grew:    make(chan struct{}, 1),
-		stopPub: make(chan struct{}),
-		idxWake: make(chan struct{}, 1),
-		idxStop: make(chan struct{}),
-		idxDone: make(chan struct{}),
-		seqDone: make(chan struct{}),
-		pubDone: make(chan struct{}),
+		cfg:      cfg,
+		db:       db,
+		cache:    cache,
+		tiles:    newTileCache(cfg.TileCacheBytes),
+		keyCache: map[string]*APIKey{},
+		logs:     map[string]*logHandle{},
+		queue:    make(chan *request, 4096),
+		grew:     make(chan struct{}, 1),
+		stopPub:  make(chan struct{}),
+		idxWake:  make(chan struct{}, 1),
+		idxStop:  make(chan struct{}),
+		idxDone:  make(chan struct{}),
+		seqDone:  make(chan struct{}),
+		pubDone:  make(chan struct{}),
 	}
 	if !cfg.ReadOnly {
 		if err := l.openIndex(); err != nil {

@@ -85,6 +85,21 @@ func (l *Ledger) Read(logID string, index uint64) (*Record, error) {
 	return l.readRecord(lg, index)
 }
 
+// LeafHash returns the leaf hash of the committed entry at index, reading
+// only its hash record (a proof's answer needs no more).
+func (l *Ledger) LeafHash(logID string, index uint64) (proofs.Hash, error) {
+	lg, st, release, err := l.reader(logID)
+	if err != nil {
+		return proofs.Hash{}, err
+	}
+	defer release()
+	if index >= st.size {
+		return proofs.Hash{}, fmt.Errorf("entry %d of log %q: %w", index, logID, ErrNotFound)
+	}
+	rec, err := l.hashRecord(lg, index)
+	return rec.leafHash, err
+}
+
 func (l *Ledger) readRecord(lg *logHandle, index uint64) (*Record, error) {
 	rec, err := l.hashRecord(lg, index)
 	if err != nil {
