@@ -36,6 +36,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		`auditledger_appended_entries_total 1`,
 		`auditledger_http_request_duration_seconds_bucket`,
 		`auditledger_checkpoint_size{log="other"} 0`,
+		`auditledger_index_lag_entries{log="other"} 0`,
 	} {
 		if !bytes.Contains(r.body, []byte(m)) {
 			t.Errorf("metrics lack %q", m)

@@ -81,6 +81,7 @@ var (
 	cpAgeDesc    = prometheus.NewDesc("auditledger_checkpoint_age_seconds", "Age of the latest checkpoint per log.", []string{"log"}, nil)
 	witLagDesc   = prometheus.NewDesc("auditledger_witness_lag_entries", "Latest checkpoint size minus the largest size the witness cosigned, per log and witness.", []string{"log", "witness"}, nil)
 	witSizeDesc  = prometheus.NewDesc("auditledger_witnessed_size", "Largest checkpoint size cosigned by the log's witness quorum.", []string{"log"}, nil)
+	idxLagDesc   = prometheus.NewDesc("auditledger_index_lag_entries", "Committed entries the indexer has not reached yet, per log (searches scan them).", []string{"log"}, nil)
 )
 
 func (lc *logCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -89,11 +90,15 @@ func (lc *logCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cpAgeDesc
 	ch <- witLagDesc
 	ch <- witSizeDesc
+	ch <- idxLagDesc
 }
 
 func (lc *logCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, info := range lc.l.Logs() {
 		ch <- prometheus.MustNewConstMetric(treeSizeDesc, prometheus.GaugeValue, float64(info.Size), info.ID)
+		if n, err := lc.l.IndexedSize(info.ID); err == nil && n <= info.Size {
+			ch <- prometheus.MustNewConstMetric(idxLagDesc, prometheus.GaugeValue, float64(info.Size-n), info.ID)
+		}
 		if sc, err := lc.l.Checkpoint(info.ID); err == nil {
 			ch <- prometheus.MustNewConstMetric(cpSizeDesc, prometheus.GaugeValue, float64(sc.Size), info.ID)
 			if !sc.At.IsZero() {
