@@ -47,6 +47,7 @@ type harnessOpts struct {
 	checkpointInterval time.Duration
 	maxBody            int64
 	waitTimeout        time.Duration
+	blockCacheBytes    int64 // 0: the ledger's default
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -61,7 +62,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.waitTimeout == 0 {
 		o.waitTimeout = 10 * time.Second
 	}
-	l, err := ledger.Open(ctx, ledger.Config{Dir: t.TempDir(), CheckpointInterval: o.checkpointInterval, Logger: quiet})
+	l, err := ledger.Open(ctx, ledger.Config{Dir: t.TempDir(), CheckpointInterval: o.checkpointInterval, Logger: quiet,
+		BlockCacheBytes: o.blockCacheBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
