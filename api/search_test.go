@@ -107,6 +107,12 @@ func TestEventsRandomQueriesWhileAppending(t *testing.T) {
 // server's heap (it runs in this process) as it goes: the heap must not grow
 // with the rows sent.
 func TestExportMemoryIsFlat(t *testing.T) {
+	if raceEnabled {
+		// The same test runs in the plain `go test ./...` of CI; under -race
+		// the heap also holds Pebble's manually managed memory, freed
+		// asynchronously by earlier tests' stores.
+		t.Skip("heap figures are not the export's under -race; checked in the plain run")
+	}
 	// A small block cache: under -race Pebble keeps its cache in the Go
 	// heap, and a cache filling up is not the export's memory.
 	h := newHarness(t, harnessOpts{blockCacheBytes: 1 << 20})
