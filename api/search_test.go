@@ -132,11 +132,18 @@ func TestExportMemoryIsFlat(t *testing.T) {
 			batch = batch[:0]
 		}
 	}
-	// The indexer's batches are not the export's memory: let it finish.
+	// The indexer's batches and Pebble's flushes and compactions of the
+	// appends are not the export's memory: let them finish first.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		if n, err := h.l.IndexedSize("default"); err != nil || n >= h.size("default") || time.Now().After(deadline) {
 			break
 		}
+	}
+	if err := h.l.DB().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); h.l.DB().Metrics().Compact.NumInProgress > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	heap := func() uint64 {
 		runtime.GC()
