@@ -86,15 +86,81 @@ func (l *Ledger) loadIndexMark(lg *logHandle) error {
 	if err != nil {
 		return fmt.Errorf("couldn't read the index mark of log %q: %w", lg.id, err)
 	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return nil // rebuild from 0
+	mark, chain, bound, ok := decodeIndexMark(v)
+	closer.Close()
+	if !ok {
+		return l.resetLogIndex(lg, "its mark does not parse")
 	}
-	mark := binary.BigEndian.Uint64(v)
-	if st := lg.state.Load(); st != nil && mark > st.size {
-		mark = st.size // never trust the index past the store; lookups verify anyway
+	size := uint64(0)
+	if st := lg.state.Load(); st != nil {
+		size = st.size
+	}
+	if mark > size {
+		// The index has seen entries the store does not hold: the store
+		// was rolled back or replaced, and these postings may name other
+		// entries than the ones that will take their indexes.
+		return l.resetLogIndex(lg, fmt.Sprintf("it covers %d entries, the log holds %d", mark, size))
+	}
+	if bound && mark > 0 {
+		rec, err := l.hashRecord(lg, mark-1)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err != nil || rec.chainHash != chain {
+			return l.resetLogIndex(lg, fmt.Sprintf("the chain hash at %d differs from the log's", mark-1))
+		}
 	}
 	lg.indexed.Store(mark)
+	return nil
+}
+
+// encodeIndexMark is a log's mark value: the size indexed, and the chain
+// hash of the last entry it covers, which binds the index to the log it
+// was built from (a mark of an empty log has no hash).
+func encodeIndexMark(size uint64, chain proofs.Hash, bound bool) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(chain)), size)
+	if bound {
+		v = append(v, chain[:]...)
+	}
+	return v
+}
+
+// decodeIndexMark reads a mark value; bound is false for a mark written
+// without a chain hash (by an older version, or for an empty log).
+func decodeIndexMark(v []byte) (size uint64, chain proofs.Hash, bound, ok bool) {
+	switch len(v) {
+	case 8:
+		return binary.BigEndian.Uint64(v), chain, false, true
+	case 8 + len(chain):
+		copy(chain[:], v[8:])
+		return binary.BigEndian.Uint64(v), chain, true, true
+	}
+	return 0, chain, false, false
+}
+
+// resetLogIndex deletes everything the index store holds for one log, so
+// that the indexer builds it again from index 0. Searches are exact
+// meanwhile: they scan what is not indexed.
+func (l *Ledger) resetLogIndex(lg *logHandle, why string) error {
+	l.cfg.Logger.Warn("rebuilding the log's indexes", "log", lg.id, "why", why)
+	b := l.index.NewBatch()
+	defer b.Close()
+	for _, kind := range []byte{indexHashes, indexMark, indexPostings, indexCounts, indexZones} {
+		prefix := []byte{kind, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(prefix[1:], lg.num)
+		if err := b.DeleteRange(prefix, upperBound(prefix), nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("couldn't reset the indexes of log %q: %w", lg.id, err)
+	}
+	// Flushed (the store has no WAL): a later mark must never survive a
+	// crash without this deletion before it.
+	if err := l.index.Flush(); err != nil {
+		return fmt.Errorf("couldn't reset the indexes of log %q: %w", lg.id, err)
+	}
+	lg.indexed.Store(0)
 	return nil
 }
 
@@ -140,13 +206,20 @@ func (l *Ledger) indexLog(lg *logHandle) error {
 		to := min(st.size, from+indexBatch)
 		b := l.index.NewBatch()
 		w := l.newIndexWriter(lg, b)
-		err := l.scanEntryRecords(lg, from, to, w.add)
+		var (
+			last  proofs.Hash
+			bound bool
+		)
+		err := l.scanEntryRecords(lg, from, to, func(idx uint64, rec hashRecord, leaf []byte) error {
+			last, bound = rec.chainHash, idx == to-1
+			return w.add(idx, rec, leaf)
+		})
 		if err == nil {
 			err = w.finish()
 		}
 		if err == nil {
 			// The mark goes in the same batch as what it covers.
-			b.Set(indexMarkKey(lg.num), binary.BigEndian.AppendUint64(nil, to), nil)
+			b.Set(indexMarkKey(lg.num), encodeIndexMark(to, last, bound), nil)
 			err = b.Commit(pebble.NoSync)
 		}
 		b.Close()

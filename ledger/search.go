@@ -37,6 +37,10 @@ type SearchStats struct {
 	// Examined is how many entries were read and matched against the
 	// query: the indexes' candidates plus the scanned tail.
 	Examined int
+	// Exact is how many of the Examined were passed on without parsing
+	// their entry, because the plan's indexes answer every term exactly
+	// for them (see exactTerm and the time zones).
+	Exact int
 }
 
 // Search calls fn with each committed entry that q matches, in index order
@@ -45,8 +49,11 @@ type SearchStats struct {
 // index can answer, it reads only the candidates the indexes give (the
 // planner joins the most selective indexes and the time zones, and leaves
 // dense ones to filter); the entries the indexer has not reached yet are
-// scanned. Every candidate's entry is read and matched, so the answer is
-// exactly Scan's filtered by q.Match. A redacted entry matches only a
+// scanned. A candidate's entry is parsed and matched unless the indexes
+// answer every term exactly for it (SearchStats.Exact); either way the
+// answer is exactly Scan's filtered by q.Match. The index store is bound to
+// the log it was built from (its mark holds a chain hash), so that it is
+// never trusted for another log's entries. A redacted entry matches only a
 // query with no terms. fn may be slow; no lock is held between calls.
 func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOptions, fn func(r *Record) (bool, error)) (SearchStats, error) {
 	var stats SearchStats
@@ -76,7 +83,7 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 	if q == nil {
 		q = &Query{}
 	}
-	match := func(r *Record) (bool, error) {
+	match := func(r *Record, certain bool) (bool, error) {
 		stats.Examined++
 		if len(q.Terms) == 0 {
 			return fn(r)
@@ -84,12 +91,20 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 		if r.Redacted() {
 			return true, nil
 		}
+		if certain {
+			// The indexes say it matches, and they are exact for this
+			// plan: no need to parse the entry (exports need not at all).
+			stats.Exact++
+			return fn(r)
+		}
 		en, err := r.Entry()
 		if err != nil || !q.Match(en) {
 			return true, nil // a damaged entry is verify's business
 		}
 		return fn(r)
 	}
+
+	filter := func(r *Record) (bool, error) { return match(r, false) }
 
 	var p *plan
 	if l.index != nil && len(q.Terms) > 0 {
@@ -106,7 +121,7 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 		if p != nil {
 			stats.Plan = p.describe()
 		}
-		_, err := l.scanRange(ctx, l.db, lg, lo, hi, opts.Desc, match)
+		_, err := l.scanRange(ctx, l.db, lg, lo, hi, opts.Desc, filter)
 		return stats, err
 	}
 	stats.Plan = p.describe()
@@ -116,7 +131,7 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 		if hi <= max(lo, mark) {
 			return true, nil
 		}
-		return l.scanRange(ctx, l.db, lg, max(lo, mark), hi, opts.Desc, match)
+		return l.scanRange(ctx, l.db, lg, max(lo, mark), hi, opts.Desc, filter)
 	}
 	if opts.Desc {
 		if more, err := tail(); err != nil || !more {
@@ -141,7 +156,11 @@ const joinStepEntries = 32
 
 // joinRange visits the candidates of plan p in [lo, hi): the indexes every
 // source holds (a leapfrog join), reading each entry.
-func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi uint64, desc bool, fn func(*Record) (bool, error)) (bool, error) {
+//
+// fn is told whether the candidate certainly matches: when the plan is
+// exact (plan.exact) and, with a time bound, the candidate's whole zone
+// block lies inside it.
+func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi uint64, desc bool, fn func(*Record, bool) (bool, error)) (bool, error) {
 	iter, err := l.db.NewIter(&pebble.IterOptions{
 		LowerBound: entryKey(nil, lg.num, lo, 0),
 		UpperBound: entryKey(nil, lg.num, hi, 0),
@@ -215,7 +234,8 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 		if err := iter.Error(); err != nil {
 			return false, fmt.Errorf("couldn't read entry %d of log %q: %w", x, lg.id, err)
 		}
-		if more, err := fn(rec); err != nil || !more {
+		certain := p.exact && (p.zone == nil || p.zone.blkInside)
+		if more, err := fn(rec, certain); err != nil || !more {
 			return false, err
 		}
 		if desc {
@@ -245,6 +265,10 @@ type plan struct {
 	sources []source
 	notes   []string // what each source reads, then what is left to filter
 	filters []string
+	// exact is true when every term of the query is answered exactly by a
+	// source (exactTerm), so that only a time bound may need checking.
+	exact bool
+	zone  *zoneSource // the since/until source, or nil
 }
 
 func (p *plan) describe() string {
@@ -284,6 +308,7 @@ func (l *Ledger) newPlan(lg *logHandle, q *Query, mark uint64, desc bool) (*plan
 	}
 	var cands []cand
 	var since, until *time.Time
+	p.exact = true
 	for _, t := range q.Terms {
 		switch {
 		case t.Key == "since" && !t.Negate:
@@ -301,6 +326,7 @@ func (l *Ledger) newPlan(lg *logHandle, q *Query, mark uint64, desc bool) (*plan
 		fb, ok := indexFields[field]
 		if !ok {
 			p.filters = append(p.filters, t.String())
+			p.exact = false
 			continue
 		}
 		src, count, err := l.termSource(lg, fb, values, exact, mark, desc)
@@ -316,7 +342,11 @@ func (l *Ledger) newPlan(lg *logHandle, q *Query, mark uint64, desc bool) (*plan
 				src.close()
 			}
 			p.filters = append(p.filters, t.String())
+			p.exact = false
 			continue
+		}
+		if !exactTerm(t) {
+			p.exact = false
 		}
 		cands = append(cands, cand{src, count, fmt.Sprintf("%s (%d)", t.String(), count)})
 	}
@@ -350,10 +380,33 @@ func (l *Ledger) newPlan(lg *logHandle, q *Query, mark uint64, desc bool) (*plan
 			return nil, err
 		}
 		z.iter = it
+		p.zone = z
 		p.sources = append(p.sources, z)
 		p.notes = append(p.notes, "time zones")
 	}
 	return p, nil
+}
+
+// exactTerm reports whether the postings of t (a term that has a source)
+// are exactly the entries t matches, not a superset: an uncut value of a
+// field whose postings hold only that field's value (Entry.IndexValues and
+// Term.holds agree on category, action with its verb, result:failure and
+// read_only:true). Actor and target share one field among several entry
+// fields, emails are lowered, ip prefixes are textual: those candidates
+// are read and matched.
+func exactTerm(t Term) bool {
+	if t.Negate || t.Prefix {
+		return false
+	}
+	switch t.Key {
+	case "category", "action":
+		return len(t.Value) < maxIndexValue
+	case "result":
+		return t.Value == "failure"
+	case "read_only":
+		return t.Bool
+	}
+	return false
 }
 
 const (
@@ -594,15 +647,20 @@ type zoneSource struct {
 	num      uint32
 	desc     bool
 	min, max int64 // max exclusive
-	// The block looked at last and whether it qualified.
-	blk    uint64
-	blkOK  bool
-	blkSet bool
+	// The block looked at last, whether it qualified and whether all of it
+	// lies inside [min, max).
+	blk       uint64
+	blkOK     bool
+	blkSet    bool
+	blkInside bool
 }
 
-func (z *zoneSource) qualifies(v []byte) bool {
+func (z *zoneSource) qualifies(v []byte) (meets, inside bool) {
 	zn, ok := decodeZone(v)
-	return ok && zn.max >= z.min && zn.min < z.max
+	if !ok {
+		return false, false
+	}
+	return zn.max >= z.min && zn.min < z.max, zn.min >= z.min && zn.max < z.max
 }
 
 func (z *zoneSource) seek(x uint64) (uint64, bool, error) {
@@ -622,8 +680,8 @@ func (z *zoneSource) seek(x uint64) (uint64, bool, error) {
 			continue
 		}
 		b := binary.BigEndian.Uint64(k[5:])
-		if z.qualifies(z.iter.Value()) {
-			z.blk, z.blkOK, z.blkSet = b, true, true
+		if meets, inside := z.qualifies(z.iter.Value()); meets {
+			z.blk, z.blkOK, z.blkSet, z.blkInside = b, true, true, inside
 			if b == blk {
 				return x, true, nil
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -428,5 +429,143 @@ func TestIndexStoreOfAnotherMerger(t *testing.T) {
 	got, stats := search(t, l, q, ScanOptions{})
 	if !slices.Equal(got, []uint64{1}) || stats.Examined != 1 {
 		t.Fatalf("got %v, examined %d (plan %s)", got, stats.Examined, stats.Plan)
+	}
+}
+
+// TestSearchExactPlans checks that a plan the indexes answer exactly
+// passes its candidates on without parsing them (inside whole time zone
+// blocks only), and that the answer still equals the brute force.
+func TestSearchExactPlans(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	r := rand.New(rand.NewPCG(9, 9))
+	const n = 5000
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = searchEvent(r, i)
+		at := searchBase.Add(time.Duration(i) * time.Minute) // in order: tight zones
+		evs[i].Time = &at
+	}
+	for i := 0; i < n; i += 1000 {
+		if _, err := l.Append(ctx, DefaultLogID, evs[i:i+1000], AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitIndexed(t, l, DefaultLogID)
+	all := allEntries(t, l)
+	now := searchBase.Add(n * time.Minute)
+	since := searchBase.Add(1500 * time.Minute).Format(time.RFC3339)
+	until := searchBase.Add(4200 * time.Minute).Format(time.RFC3339)
+	for _, c := range []struct {
+		q        string
+		allExact bool // every match passed on unparsed
+		someOnly bool // some, not all (the edge blocks of a time bound are parsed)
+	}{
+		{q: "category:role", allExact: true},
+		{q: "action:invite result:failure", allExact: true},
+		{q: "category:login action:login", allExact: true},
+		{q: "category:user since:" + since + " until:" + until, someOnly: true},
+		{q: "since:" + since, someOnly: true},
+		{q: "category:role actor:u1"},
+		{q: "category:role -result:failure"},
+		{q: "action:user:*"},
+	} {
+		q, err := ParseQuery(c.q, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, desc := range []bool{false, true} {
+			opts := ScanOptions{Desc: desc}
+			if desc {
+				opts.From = ^uint64(0)
+			}
+			want := bruteSearch(all, q, opts)
+			got, stats := search(t, l, q, opts)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%q desc=%v (plan %s): got %d %v…, want %d %v…", c.q, desc, stats.Plan, len(got), head(got), len(want), head(want))
+			}
+			switch {
+			case len(want) == 0:
+				t.Fatalf("%q matches nothing: a useless case", c.q)
+			case c.allExact && stats.Exact != len(want):
+				t.Errorf("%q desc=%v (plan %s): %d of %d passed unparsed, want all", c.q, desc, stats.Plan, stats.Exact, len(want))
+			case c.someOnly && (stats.Exact == 0 || stats.Exact >= len(want)):
+				t.Errorf("%q desc=%v (plan %s): %d of %d passed unparsed, want some", c.q, desc, stats.Plan, stats.Exact, len(want))
+			case !c.allExact && !c.someOnly && stats.Exact != 0:
+				t.Errorf("%q desc=%v (plan %s): %d passed unparsed, want none", c.q, desc, stats.Plan, stats.Exact)
+			}
+		}
+	}
+}
+
+// TestIndexBoundToItsLog replaces the main store under an index store built
+// from another log of the same name (a restore from backup without the
+// index): the index is rebuilt at open, and searches never trust postings
+// of the other log's entries.
+func TestIndexBoundToItsLog(t *testing.T) {
+	ctx := context.Background()
+	build := func(dir string, n int, category string) {
+		l := openTest(t, dir)
+		evs := make([]Event, n)
+		for i := range evs {
+			evs[i] = testEvent(i)
+			if i%3 == 0 {
+				evs[i].Category = category
+			}
+		}
+		if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitIndexed(t, l, DefaultLogID)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		nA, nB int
+	}{
+		{"same size", 600, 600},
+		{"smaller", 600, 400},
+		{"larger", 400, 600},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := t.TempDir(), t.TempDir()
+			build(a, c.nA, "user")
+			build(b, c.nB, "device")
+			// a's index store beside b's entries and keys.
+			for _, sub := range []string{"db", "keys"} {
+				if err := os.RemoveAll(filepath.Join(a, sub)); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(filepath.Join(b, sub), filepath.Join(a, sub)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l := openTest(t, a)
+			defer l.Close()
+			all := allEntries(t, l)
+			for _, qs := range []string{"category:user", "category:device", "category:role"} {
+				q, _ := ParseQuery(qs, time.Now())
+				want := bruteSearch(all, q, ScanOptions{})
+				got, stats := search(t, l, q, ScanOptions{})
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s (plan %s): got %d %v…, want %d %v…", qs, stats.Plan, len(got), head(got), len(want), head(want))
+				}
+			}
+			waitIndexed(t, l, DefaultLogID)
+			if lg, _ := l.handle(DefaultLogID); lg.indexed.Load() != uint64(c.nB) {
+				t.Fatalf("indexed %d of %d", lg.indexed.Load(), c.nB)
+			}
+			for _, qs := range []string{"category:user", "category:device", "category:role"} {
+				q, _ := ParseQuery(qs, time.Now())
+				want := bruteSearch(all, q, ScanOptions{})
+				got, stats := search(t, l, q, ScanOptions{})
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s after indexing (plan %s): got %d %v…, want %d %v…", qs, stats.Plan, len(got), head(got), len(want), head(want))
+				}
+			}
+		})
 	}
 }
