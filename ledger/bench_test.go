@@ -261,6 +261,7 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			l := openBenchLedger(b)
 			before := l.DB().Metrics()
+			beforeIdx := l.index.Metrics()
 			b.SetBytes(mean)
 			ctx := context.Background()
 			var next atomic.Int64
@@ -291,6 +292,9 @@ func BenchmarkAppend(b *testing.B) {
 			b.StopTimer()
 			reportRate(b, b.N)
 			reportCompaction(b, l.DB(), before, b.N)
+			ti0, ti1 := beforeIdx.Total(), l.index.Metrics().Total()
+			b.ReportMetric(float64(ti1.TableBytesCompacted-ti0.TableBytesCompacted)/float64(b.N), "index-compacted-B/entry")
+			b.ReportMetric(float64(ti1.TableBytesFlushed-ti0.TableBytesFlushed)/float64(b.N), "index-flushed-B/entry")
 			st := l.Stats()
 			if n := st.Commits.Load(); n > 0 {
 				b.ReportMetric(float64(st.Entries.Load())/float64(n), "entries/commit")

@@ -2,11 +2,15 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -16,37 +20,54 @@ import (
 // index store (hashindex.go) by the indexer goroutine, in the same batches
 // and under the same per-log mark (decision 0005):
 //
-//	F <log#:4> <field:1> <value> 00 01 <index:8>   a posting (empty value)
+//	P <log#:4> <block:8> <field:1> <value> 00 01   the block's postings of the value (uint16 offsets)
 //	C <log#:4> <field:1> <value> 00 01             how many postings the value has (uint64)
-//	Z <log#:4> <block:8>                           min and max query time of the block's entries (int64 ns, 2×8)
+//	Z <log#:4> <zone:8>                            min and max query time of the zone's entries (int64 ns, 2×8)
 //	V                                              the index store's format version (uint32)
+//
+// Postings are grouped by posting block (postingBlock consecutive indexes)
+// first and by value second, so that the indexer writes at the end of the
+// key space, as the log grows, and Pebble never rewrites older postings
+// (decision 0006). A posting key's value is the offsets in the block
+// (index − block × postingBlock) of the entries that have the value, as
+// big-endian uint16s in ascending order; the indexer adds each batch's
+// offsets as a merge operand that indexMerger appends, so nothing is read
+// back. A search reads a value's postings one block at a time (a Get, which
+// the Bloom filters answer for the blocks where the value is absent), or,
+// for a prefix, the range of the block's keys that start with it.
 //
 // <value> is the value of Entry.IndexValues, cut to maxIndexValue bytes,
 // with each 00 byte written 00 FF so that the 00 01 terminator sorts before
-// any longer value: a value's postings are one key range, ascending by
-// index, and the values that start with a prefix are one range too. A
-// block is zoneBlock consecutive indexes; its zone record bounds the time
-// (Entry.Time, or received_at) of its entries that have a payload.
+// any longer value: the values that start with a prefix are one key range
+// within a block, and within the counts. A zone is zoneBlock consecutive
+// indexes; its record bounds the time (Entry.Time, or received_at) of its
+// entries that have a payload.
 //
 // Postings are a superset: a cut value and an actor's id, name and email
 // share one field, and result:success (most entries) is not indexed at
-// all. Search reads every candidate's entry and applies Query.Match, and
-// scans the tail above the mark directly, so an answer never depends on
-// how far the indexer has got.
+// all. Search applies Query.Match to every candidate except where the
+// postings are exactly the term's matches (exactTerm), and scans the tail
+// above the mark directly, so an answer never depends on how far the
+// indexer has got.
 const (
-	indexPostings = 'F'
+	indexPostings = 'P'
 	indexCounts   = 'C'
 	indexZones    = 'Z'
 	indexVersionK = 'V'
 
 	// indexFormat is the index store's layout version; a store of another
 	// version is emptied at open and rebuilt by the indexer.
-	indexFormat = 2
+	indexFormat = 3
 	// maxIndexValue is the longest value written to an index key.
 	maxIndexValue = 128
 	// zoneBlock is how many indexes one zone record covers.
 	zoneBlock = 1024
 )
+
+// postingBlock is how many indexes one posting key covers: a uint16 offset
+// addresses each of them. A variable only so that tests can cross many
+// blocks with few entries (set before Open, never while a ledger is open).
+var postingBlock uint64 = 1 << 16
 
 // indexFields maps the fields of Entry.IndexValues to their key byte.
 var indexFields = map[string]byte{
@@ -74,6 +95,15 @@ func appendIndexValue(dst []byte, v string, term bool) []byte {
 func fieldKey(dst []byte, kind byte, num uint32, field byte, value string, term bool) []byte {
 	dst = append(dst, kind, 0, 0, 0, 0, field)
 	binary.BigEndian.PutUint32(dst[len(dst)-5:], num)
+	return appendIndexValue(dst, value, term)
+}
+
+// postingKey appends the key of value's postings in block.
+func postingKey(dst []byte, num uint32, block uint64, field byte, value string, term bool) []byte {
+	dst = append(dst, indexPostings, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(dst[len(dst)-4:], num)
+	dst = binary.BigEndian.AppendUint64(dst, block)
+	dst = append(dst, field)
 	return appendIndexValue(dst, value, term)
 }
 
@@ -147,21 +177,41 @@ type indexWriter struct {
 	lg     *logHandle
 	b      *pebble.Batch
 	key    []byte
-	counts map[string]uint64
+	values map[string]*valuePostings // field byte + encoded value → its postings
+	hashes []hashPosting             // in index order
 	zones  map[uint64]zone
 }
 
+// valuePostings are one value's postings in an indexer batch.
+type valuePostings struct {
+	n     uint64       // how many (the count's operand)
+	lists []blockPosts // one per posting block, ascending
+}
+
+type blockPosts struct {
+	blk  uint64
+	offs []byte // uint16s, ascending
+}
+
+// hashPosting is one entry of the leaf-hash lookup.
+type hashPosting struct {
+	blk    uint64
+	prefix [hashIndexLen]byte
+	off    uint16
+}
+
 func (l *Ledger) newIndexWriter(lg *logHandle, b *pebble.Batch) *indexWriter {
-	return &indexWriter{l: l, lg: lg, b: b, counts: map[string]uint64{}, zones: map[uint64]zone{}}
+	return &indexWriter{l: l, lg: lg, b: b, values: map[string]*valuePostings{}, zones: map[uint64]zone{}}
 }
 
 // add indexes entry idx: its leaf hash always, its fields when it has a
-// payload this ledger can read (a damaged one is left to verify).
+// payload this ledger can read (a damaged one is left to verify). Entries
+// must be added in ascending order.
 func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
-	w.key = indexHashKey(w.key[:0], w.lg.num, rec.leafHash, idx)
-	if err := w.b.Set(w.key, nil, nil); err != nil {
-		return err
-	}
+	blk, off := idx/postingBlock, uint16(idx%postingBlock)
+	hp := hashPosting{blk: blk, off: off}
+	copy(hp.prefix[:], rec.leafHash[:])
+	w.hashes = append(w.hashes, hp)
 	if leaf == nil {
 		return nil
 	}
@@ -174,33 +224,88 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
 		if !ok || iv.Field == "result" && iv.Value == "success" {
 			continue
 		}
-		w.key = fieldKey(w.key[:0], indexPostings, w.lg.num, f, iv.Value, true)
-		w.counts[string(w.key)]++
-		w.key = binary.BigEndian.AppendUint64(w.key, idx)
-		if err := w.b.Set(w.key, nil, nil); err != nil {
-			return err
+		w.key = appendIndexValue(append(w.key[:0], f), iv.Value, true)
+		vp := w.values[string(w.key)]
+		if vp == nil {
+			vp = &valuePostings{}
+			w.values[string(w.key)] = vp
 		}
+		last := len(vp.lists) - 1
+		if last < 0 || vp.lists[last].blk != blk {
+			vp.lists = append(vp.lists, blockPosts{blk: blk, offs: make([]byte, 0, 8)})
+			last++
+		}
+		bp := &vp.lists[last]
+		if n := len(bp.offs); n >= 2 && binary.BigEndian.Uint16(bp.offs[n-2:]) == off {
+			continue // a cut value, or one of an actor's fields, again
+		}
+		bp.offs = binary.BigEndian.AppendUint16(bp.offs, off)
+		vp.n++
 	}
 	t := entryQueryTime(en).UnixNano()
-	blk := idx / zoneBlock
-	z, ok := w.zones[blk]
+	zb := idx / zoneBlock
+	z, ok := w.zones[zb]
 	if !ok {
 		z = zone{math.MaxInt64, math.MinInt64}
 	}
-	w.zones[blk] = zone{min(z.min, t), max(z.max, t)}
+	w.zones[zb] = zone{min(z.min, t), max(z.max, t)}
 	return nil
 }
 
-// finish adds the counts and zones gathered by add to the batch: counts as
-// merge operands that countMerger adds up (no read), zones merged with the
-// stored one (a read per block; the indexer is the store's only writer).
+// finish adds the counts, postings and zones gathered by add to the batch:
+// counts and postings as merge operands that indexMerger adds up or appends
+// (no read), zones merged with the stored one (a read per zone; the indexer
+// is the store's only writer).
 func (w *indexWriter) finish() error {
-	for k, n := range w.counts {
-		key := []byte(k)
-		key[0] = indexCounts
-		if err := w.b.Merge(key, binary.BigEndian.AppendUint64(nil, n), nil); err != nil {
+	// Each kind in key order: Pebble inserts a run of ascending keys into
+	// its memtable far more cheaply than keys in random order.
+	keys := slices.Sorted(maps.Keys(w.values))
+	type post struct {
+		blk   uint64
+		value string
+		offs  []byte
+	}
+	var posts []post
+	for _, k := range keys {
+		vp := w.values[k]
+		w.key = append(fieldKey(w.key[:0], indexCounts, w.lg.num, 0, "", false)[:5], k...)
+		if err := w.b.Merge(w.key, binary.BigEndian.AppendUint64(nil, vp.n), nil); err != nil {
 			return err
 		}
+		for _, bp := range vp.lists {
+			posts = append(posts, post{bp.blk, k, bp.offs})
+		}
+	}
+	slices.SortFunc(posts, func(a, b post) int {
+		if c := cmp.Compare(a.blk, b.blk); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	for _, p := range posts {
+		w.key = append(postingKey(w.key[:0], w.lg.num, p.blk, 0, "", false)[:13], p.value...)
+		if err := w.b.Merge(w.key, p.offs, nil); err != nil {
+			return err
+		}
+	}
+	slices.SortStableFunc(w.hashes, func(a, b hashPosting) int {
+		if c := cmp.Compare(a.blk, b.blk); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.prefix[:], b.prefix[:])
+	})
+	var offs []byte
+	for i, h := range w.hashes {
+		offs = binary.BigEndian.AppendUint16(offs, h.off)
+		if i+1 < len(w.hashes) && w.hashes[i+1].blk == h.blk && w.hashes[i+1].prefix == h.prefix {
+			continue
+		}
+		w.key = append(postingKey(w.key[:0], w.lg.num, h.blk, 0, "", false)[:13], h.prefix[:]...)
+		w.key[0] = indexHashes
+		if err := w.b.Merge(w.key, offs, nil); err != nil {
+			return err
+		}
+		offs = offs[:0]
 	}
 	for blk, z := range w.zones {
 		key := zoneKey(w.lg.num, blk)
@@ -248,12 +353,17 @@ func (l *Ledger) IndexedSize(logID string) (uint64, error) {
 	return min(lg.indexed.Load(), st.size), nil
 }
 
-// countMerger is the index store's merge operator: it adds up the uint64
-// operands of a count key (C). Only count keys are merged. A value of
+// indexMerger is the index store's merge operator. It adds up the uint64
+// operands of a count key (C), and appends the operands of a posting key
+// (P) or a leaf-hash key (X) oldest first: the indexer writes each block's offsets in ascending
+// order, batch after batch, so the result stays sorted. A count operand of
 // another length counts 0 rather than fail a compaction.
-var countMerger = &pebble.Merger{
-	Name: "auditledger.count.v1",
+var indexMerger = &pebble.Merger{
+	Name: "auditledger.index.v2",
 	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+		if len(key) > 0 && (key[0] == indexPostings || key[0] == indexHashes) {
+			return &appendMerge{buf: append([]byte(nil), value...)}, nil
+		}
 		m := &countMerge{}
 		return m, m.MergeNewer(value)
 	},
@@ -273,3 +383,17 @@ func (m *countMerge) MergeOlder(v []byte) error { return m.MergeNewer(v) }
 func (m *countMerge) Finish(bool) ([]byte, io.Closer, error) {
 	return binary.BigEndian.AppendUint64(nil, m.n), nil, nil
 }
+
+type appendMerge struct{ buf []byte }
+
+func (m *appendMerge) MergeNewer(v []byte) error {
+	m.buf = append(m.buf, v...)
+	return nil
+}
+
+func (m *appendMerge) MergeOlder(v []byte) error {
+	m.buf = append(append(make([]byte, 0, len(v)+len(m.buf)), v...), m.buf...)
+	return nil
+}
+
+func (m *appendMerge) Finish(bool) ([]byte, io.Closer, error) { return m.buf, nil, nil }

@@ -1,15 +1,16 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/auditledger/auditledger/proofs"
 )
@@ -20,8 +21,15 @@ import (
 // not in the commit: its keys are random, and in the main store they made
 // Pebble rewrite the entries over and over (docs/performance.md).
 //
-//	X <log#:4> <leafhash[:8]> <index:8>   (empty value)
-//	M <log#:4>                            indexed up to this size (uint64)
+//	X <log#:4> <block:8> <leafhash[:8]>   the offsets in the posting block of the entries with that hash prefix (uint16s)
+//	M <log#:4>                            indexed up to this size (uint64), and the chain hash there
+//
+// Like the field postings (fieldindex.go) the lookup is grouped by posting
+// block first, so that the indexer only ever writes at the end of the key
+// space, and each block's offsets are merge operands (indexMerger). A
+// lookup asks each block in turn (a Get, which the Bloom filters answer
+// without a read for the blocks that do not hold the hash) and checks each
+// candidate's hash record.
 //
 // A mark and the keys below it are written in one batch, so a crash (which
 // may lose the unflushed memtable, marks included) leaves the store
@@ -41,22 +49,26 @@ func indexMarkKey(num uint32) []byte {
 	return k
 }
 
-func indexHashKey(dst []byte, num uint32, leafHash proofs.Hash, index uint64) []byte {
+// indexHashKey appends the lookup key of leafHash in posting block blk.
+func indexHashKey(dst []byte, num uint32, blk uint64, leafHash proofs.Hash) []byte {
 	dst = append(dst, indexHashes, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(dst[len(dst)-4:], num)
-	dst = append(dst, leafHash[:hashIndexLen]...)
-	return binary.BigEndian.AppendUint64(dst, index)
+	dst = binary.BigEndian.AppendUint64(dst, blk)
+	return append(dst, leafHash[:hashIndexLen]...)
 }
 
 // openIndex opens (or creates) the index store.
 func (l *Ledger) openIndex() error {
 	dir := filepath.Join(l.cfg.Dir, "index")
 	opts := &pebble.Options{FS: l.cfg.FS, DisableWAL: true, Logger: quietLogger{l.cfg.Logger}, MemTableSize: 16 << 20,
-		Merger: countMerger, Cache: l.cache}
+		Merger: indexMerger, Cache: l.cache}
+	// Bloom filters let a search skip the posting blocks where a value is
+	// absent without reading them.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(dir, opts)
 	if err != nil && strings.Contains(err.Error(), "merger name") {
-		// Written before the counts were merge operands: it is derived
-		// data, so start it again.
+		// Written with another merge operator (an older format): it is
+		// derived data, so start it again.
 		l.cfg.Logger.Info("rebuilding the index store (older format)", "dir", dir)
 		if err := l.cfg.FS.RemoveAll(dir); err != nil {
 			return fmt.Errorf("couldn't remove the old index store: %w", err)
@@ -325,23 +337,23 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 	}
 	defer release()
 	mark := min(lg.indexed.Load(), st.size)
-	if l.index != nil && mark > 0 {
-		prefix := indexHashKey(nil, lg.num, h, 0)
-		prefix = prefix[:len(prefix)-8]
-		iter, err := l.index.NewIter(&pebble.IterOptions{
-			LowerBound: prefix,
-			UpperBound: append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
-		})
-		if err != nil {
-			return 0, err
+	if l.index == nil {
+		mark = 0
+	}
+	var key []byte
+	for blk := uint64(0); blk*postingBlock < mark; blk++ {
+		key = indexHashKey(key[:0], lg.num, blk, h)
+		v, closer, err := l.index.Get(key)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
 		}
-		defer iter.Close()
-		for iter.First(); iter.Valid(); iter.Next() {
-			k := iter.Key()
-			if len(k) != len(prefix)+8 {
-				continue
-			}
-			idx := binary.BigEndian.Uint64(k[len(prefix):])
+		if err != nil {
+			return 0, fmt.Errorf("couldn't read the leaf hash index: %w", err)
+		}
+		offs := slices.Clone(v)
+		closer.Close()
+		for i := 0; i+1 < len(offs); i += 2 {
+			idx := blk*postingBlock + uint64(binary.BigEndian.Uint16(offs[i:]))
 			if idx >= mark {
 				break // ascending: the tail is scanned below
 			}
@@ -350,11 +362,6 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 				return idx, nil
 			}
 		}
-		if err := iter.Error(); err != nil {
-			return 0, err
-		}
-	} else {
-		mark = 0
 	}
 	found, at := false, uint64(0)
 	err = l.scanHashRecords(lg, mark, st.size, func(idx uint64, rec hashRecord) bool {

@@ -57,6 +57,8 @@ func checkIndexOf(t *testing.T, l *Ledger, id string) {
 }
 
 func TestIndexOf(t *testing.T) {
+	defer func(b uint64) { postingBlock = b }(postingBlock)
+	postingBlock = 128 // 700 entries over six posting blocks
 	ctx := context.Background()
 	dir := t.TempDir()
 	l := openTest(t, dir)

@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,18 +13,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Limits of the query planner.
-const (
-	// planMaxMerge is the most index values one term is read through side
-	// by side (a prefix term's values, an actor's two spellings).
-	planMaxMerge = 32
-	// planMaxValues is the most values a prefix term may expand to; past
-	// it the term only filters.
-	planMaxValues = 4096
-	// planMaxSlice is the most postings a term with more than planMaxMerge
-	// values reads into memory (8 bytes each).
-	planMaxSlice = 1 << 20
-)
+// planMaxValues is the most values a prefix term may expand to; past it
+// the term only filters (counting its postings would cost too much).
+const planMaxValues = 4096
 
 // SearchStats say how Search found its answer.
 type SearchStats struct {
@@ -414,225 +407,163 @@ const (
 	maxTime = 1<<63 - 1
 )
 
-// termSource builds the source of one indexable term: one posting list for
-// one exact value, a merge of up to planMaxMerge lists, or, for a prefix
-// with more values, its postings read into memory. It returns a nil source
-// when the term is better left to filter (too many values or postings).
+// termSource builds the source of one indexable term: the posting blocks
+// of its values, or of every value that starts with its prefix. It returns
+// the number of postings it holds too (the planner's measure of cost), and
+// a nil source when the term is better left to filter (a prefix of more
+// than planMaxValues values).
 func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool, mark uint64, desc bool) (source, uint64, error) {
-	type list struct {
-		prefix []byte // the posting key prefix of one value
-		count  uint64
-	}
-	var lists []list
+	s := &blockSource{l: l, num: lg.num, field: fb, desc: desc, last: (mark - 1) / postingBlock}
+	var total uint64
 	seen := map[string]bool{}
 	for _, v := range values {
 		if exact {
-			prefix := fieldKey(nil, indexPostings, lg.num, fb, v, true)
-			if seen[string(prefix)] {
+			enc := appendIndexValue(nil, v, true)
+			if seen[string(enc)] {
 				continue
 			}
-			seen[string(prefix)] = true
-			ck := fieldKey(nil, indexCounts, lg.num, fb, v, true)
-			n, err := l.indexUint64(ck)
+			seen[string(enc)] = true
+			n, err := l.indexUint64(fieldKey(nil, indexCounts, lg.num, fb, v, true))
 			if err != nil {
 				return nil, 0, err
 			}
-			lists = append(lists, list{prefix, n})
+			if n > 0 {
+				s.exact = append(s.exact, enc)
+				total += n
+			}
 			continue
 		}
-		// A prefix: every value in the count keys' range.
+		// A prefix: as many postings as its values have together.
 		lower := fieldKey(nil, indexCounts, lg.num, fb, v, false)
 		it, err := l.index.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
 		if err != nil {
 			return nil, 0, err
 		}
+		n := 0
 		for ok := it.First(); ok; ok = it.Next() {
-			if len(lists) >= planMaxValues {
+			if n++; n > planMaxValues {
 				it.Close()
 				return nil, 0, nil
 			}
-			k := it.Key()
-			if seen[string(k)] || len(it.Value()) != 8 {
-				continue
+			if v := it.Value(); len(v) == 8 {
+				total += binary.BigEndian.Uint64(v)
 			}
-			seen[string(k)] = true
-			prefix := append([]byte{indexPostings}, k[1:]...)
-			lists = append(lists, list{prefix, binary.BigEndian.Uint64(it.Value())})
 		}
 		if err := it.Close(); err != nil {
 			return nil, 0, err
 		}
-	}
-	var total uint64
-	for _, ls := range lists {
-		total += ls.count
-	}
-	open := func(prefix []byte) (*postingSource, error) {
-		it, err := l.index.NewIter(&pebble.IterOptions{
-			LowerBound: prefix,
-			UpperBound: binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), mark),
-		})
-		if err != nil {
-			return nil, err
+		if n > 0 {
+			s.prefixes = append(s.prefixes, appendIndexValue(nil, v, false))
 		}
-		return &postingSource{iter: it, prefix: prefix, desc: desc}, nil
 	}
-	switch {
-	case len(lists) == 0:
+	if len(s.exact) == 0 && len(s.prefixes) == 0 {
 		return emptySource{}, 0, nil
-	case len(lists) == 1:
-		s, err := open(lists[0].prefix)
-		return s, total, err
-	case len(lists) <= planMaxMerge:
-		m := &mergeSource{desc: desc}
-		for _, ls := range lists {
-			s, err := open(ls.prefix)
-			if err != nil {
-				m.close()
-				return nil, 0, err
-			}
-			m.subs = append(m.subs, s)
-		}
-		return m, total, nil
-	case total <= planMaxSlice:
-		var idxs []uint64
-		for _, ls := range lists {
-			s, err := open(ls.prefix)
-			if err != nil {
-				return nil, 0, err
-			}
-			for ok := s.iter.First(); ok; ok = s.iter.Next() {
-				if x, ok := s.parse(); ok {
-					idxs = append(idxs, x)
-				}
-			}
-			if err := s.close(); err != nil {
-				return nil, 0, err
-			}
-		}
-		slices.Sort(idxs)
-		return &sliceSource{idxs: slices.Compact(idxs), desc: desc}, total, nil
 	}
-	return nil, total, nil
+	return s, total, nil
 }
 
-// postingSource reads one value's posting list.
-type postingSource struct {
-	iter   *pebble.Iterator
-	prefix []byte
-	desc   bool
-	key    []byte
-	// The last seek: from x it found y (ok false: nothing past x).
-	last      bool
-	lastX     uint64
-	lastY     uint64
-	lastFound bool
+// blockSource reads the postings of some values of one field, or of the
+// values that start with some prefixes, one posting block at a time: it
+// holds the union of their offsets in the block it stands on.
+type blockSource struct {
+	l        *Ledger
+	num      uint32
+	field    byte
+	exact    [][]byte // encoded values, terminated: one Get per block each
+	prefixes [][]byte // encoded prefixes: one key range per block each
+	desc     bool
+	last     uint64           // the last block below the mark
+	iter     *pebble.Iterator // for prefixes; opened on first use
+	key      []byte
+	blk      uint64
+	loaded   bool
+	offs     []uint16 // the block's offsets, ascending, distinct
 }
 
-func (s *postingSource) parse() (uint64, bool) {
-	k := s.iter.Key()
-	if len(k) != len(s.prefix)+8 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint64(k[len(s.prefix):]), true
-}
-
-func (s *postingSource) seek(x uint64) (uint64, bool, error) {
-	if s.last {
-		// The answer for lastX holds for every x between lastX and lastY.
-		if !s.desc && x >= s.lastX && (!s.lastFound || x <= s.lastY) ||
-			s.desc && x <= s.lastX && (!s.lastFound || x >= s.lastY) {
-			return s.lastY, s.lastFound, nil
+// load reads block blk's postings into s.offs.
+func (s *blockSource) load(blk uint64) error {
+	s.offs, s.blk, s.loaded = s.offs[:0], blk, true
+	parts := 0
+	add := func(v []byte) {
+		for i := 0; i+1 < len(v); i += 2 {
+			s.offs = append(s.offs, binary.BigEndian.Uint16(v[i:]))
 		}
+		parts++
 	}
-	var ok bool
-	if s.desc {
-		if x == ^uint64(0) {
-			ok = s.iter.Last()
-		} else {
-			s.key = binary.BigEndian.AppendUint64(append(s.key[:0], s.prefix...), x+1)
-			ok = s.iter.SeekLT(s.key)
+	for _, enc := range s.exact {
+		s.key = append(postingKey(s.key[:0], s.num, blk, s.field, "", false), enc...)
+		v, closer, err := s.l.index.Get(s.key)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
 		}
-	} else {
-		s.key = binary.BigEndian.AppendUint64(append(s.key[:0], s.prefix...), x)
-		ok = s.iter.SeekGE(s.key)
-	}
-	var y uint64
-	for ok {
-		var good bool
-		if y, good = s.parse(); good {
-			break
-		}
-		if s.desc {
-			ok = s.iter.Prev()
-		} else {
-			ok = s.iter.Next()
-		}
-	}
-	if err := s.iter.Error(); err != nil {
-		return 0, false, fmt.Errorf("couldn't read an index: %w", err)
-	}
-	s.last, s.lastX, s.lastY, s.lastFound = true, x, y, ok
-	return y, ok, nil
-}
-
-func (s *postingSource) close() error { return s.iter.Close() }
-
-// mergeSource is the union of several posting lists.
-type mergeSource struct {
-	subs []*postingSource
-	desc bool
-}
-
-func (m *mergeSource) seek(x uint64) (uint64, bool, error) {
-	var best uint64
-	found := false
-	for _, s := range m.subs {
-		y, ok, err := s.seek(x)
 		if err != nil {
-			return 0, false, err
+			return fmt.Errorf("couldn't read an index: %w", err)
 		}
-		if ok && (!found || !m.desc && y < best || m.desc && y > best) {
-			best, found = y, true
+		add(v)
+		closer.Close()
+	}
+	for _, pfx := range s.prefixes {
+		if s.iter == nil {
+			lower := postingKey(nil, s.num, 0, 0, "", false)[:5]
+			it, err := s.l.index.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
+			if err != nil {
+				return err
+			}
+			s.iter = it
+		}
+		s.key = append(postingKey(s.key[:0], s.num, blk, s.field, "", false), pfx...)
+		for ok := s.iter.SeekGE(s.key); ok && bytes.HasPrefix(s.iter.Key(), s.key); ok = s.iter.Next() {
+			add(s.iter.Value())
+		}
+		if err := s.iter.Error(); err != nil {
+			return fmt.Errorf("couldn't read an index: %w", err)
 		}
 	}
-	return best, found, nil
+	if parts > 1 {
+		slices.Sort(s.offs)
+		s.offs = slices.Compact(s.offs)
+	}
+	return nil
 }
 
-func (m *mergeSource) close() error {
-	var first error
-	for _, s := range m.subs {
-		if err := s.close(); err != nil && first == nil {
-			first = err
+func (s *blockSource) seek(x uint64) (uint64, bool, error) {
+	for {
+		blk := x / postingBlock
+		if blk > s.last {
+			if !s.desc {
+				return 0, false, nil
+			}
+			blk, x = s.last, s.last*postingBlock+postingBlock-1
 		}
-	}
-	return first
-}
-
-// sliceSource is a sorted list of indexes in memory.
-type sliceSource struct {
-	idxs []uint64
-	desc bool
-}
-
-func (s *sliceSource) seek(x uint64) (uint64, bool, error) {
-	i, found := slices.BinarySearch(s.idxs, x)
-	if found {
-		return x, true, nil
-	}
-	if s.desc {
-		if i == 0 {
+		if !s.loaded || s.blk != blk {
+			if err := s.load(blk); err != nil {
+				return 0, false, err
+			}
+		}
+		i, found := slices.BinarySearch(s.offs, uint16(x%postingBlock))
+		switch {
+		case found:
+			return x, true, nil
+		case !s.desc && i < len(s.offs):
+			return blk*postingBlock + uint64(s.offs[i]), true, nil
+		case s.desc && i > 0:
+			return blk*postingBlock + uint64(s.offs[i-1]), true, nil
+		case !s.desc:
+			x = (blk + 1) * postingBlock
+		case blk == 0:
 			return 0, false, nil
+		default:
+			x = blk*postingBlock - 1
 		}
-		return s.idxs[i-1], true, nil
 	}
-	if i == len(s.idxs) {
-		return 0, false, nil
-	}
-	return s.idxs[i], true, nil
 }
 
-func (s *sliceSource) close() error { return nil }
+func (s *blockSource) close() error {
+	if s.iter != nil {
+		return s.iter.Close()
+	}
+	return nil
+}
 
 // emptySource holds nothing: a value no entry has.
 type emptySource struct{}

@@ -169,6 +169,14 @@ func search(t *testing.T, l *Ledger, q *Query, opts ScanOptions) ([]uint64, Sear
 }
 
 func TestSearchRandomAgainstBruteForce(t *testing.T) {
+	t.Run("postingBlock=65536", testSearchRandom)
+	// Many posting blocks (and zones that straddle them) with few entries.
+	defer func(b uint64) { postingBlock = b }(postingBlock)
+	postingBlock = 384
+	t.Run("postingBlock=384", testSearchRandom)
+}
+
+func testSearchRandom(t *testing.T) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(4, 2))
 	l := openTest(t, t.TempDir())
@@ -301,12 +309,12 @@ func TestIndexFormatRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An older store: another version, and a stale posting that must go.
-	db, err := pebble.Open(filepath.Join(dir, "index"), &pebble.Options{DisableWAL: true, Merger: countMerger, Logger: quietLogger{slog.Default()}})
+	db, err := pebble.Open(filepath.Join(dir, "index"), &pebble.Options{DisableWAL: true, Merger: indexMerger, Logger: quietLogger{slog.Default()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stale := fieldKey(nil, indexPostings, 1, 'u', "needle", true)
-	if err := db.Set(binary.BigEndian.AppendUint64(stale, 5), nil, pebble.NoSync); err != nil {
+	stale := postingKey(nil, 1, 0, 'u', "needle", true)
+	if err := db.Merge(stale, binary.BigEndian.AppendUint16(nil, 5), pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Set([]byte{indexVersionK}, binary.BigEndian.AppendUint32(nil, 1), pebble.NoSync); err != nil {
@@ -436,6 +444,8 @@ func TestIndexStoreOfAnotherMerger(t *testing.T) {
 // passes its candidates on without parsing them (inside whole time zone
 // blocks only), and that the answer still equals the brute force.
 func TestSearchExactPlans(t *testing.T) {
+	defer func(b uint64) { postingBlock = b }(postingBlock)
+	postingBlock = 640
 	ctx := context.Background()
 	l := openTest(t, t.TempDir())
 	defer l.Close()
