@@ -384,7 +384,13 @@ func (m *countMerge) Finish(bool) ([]byte, io.Closer, error) {
 	return binary.BigEndian.AppendUint64(nil, m.n), nil, nil
 }
 
-type appendMerge struct{ buf []byte }
+// appendMerge concatenates operands, oldest first. Operands are copied
+// (the caller keeps them) and joined once, in Finish: a key may gather
+// thousands of small operands, one per indexer batch.
+type appendMerge struct {
+	buf   []byte   // the first operand and the newer ones, in order
+	older [][]byte // operands older than buf, newest first
+}
 
 func (m *appendMerge) MergeNewer(v []byte) error {
 	m.buf = append(m.buf, v...)
@@ -392,8 +398,21 @@ func (m *appendMerge) MergeNewer(v []byte) error {
 }
 
 func (m *appendMerge) MergeOlder(v []byte) error {
-	m.buf = append(append(make([]byte, 0, len(v)+len(m.buf)), v...), m.buf...)
+	m.older = append(m.older, slices.Clone(v))
 	return nil
 }
 
-func (m *appendMerge) Finish(bool) ([]byte, io.Closer, error) { return m.buf, nil, nil }
+func (m *appendMerge) Finish(bool) ([]byte, io.Closer, error) {
+	if len(m.older) == 0 {
+		return m.buf, nil, nil
+	}
+	n := len(m.buf)
+	for _, o := range m.older {
+		n += len(o)
+	}
+	out := make([]byte, 0, n)
+	for i := len(m.older) - 1; i >= 0; i-- {
+		out = append(out, m.older[i]...)
+	}
+	return append(out, m.buf...), nil, nil
+}

@@ -41,6 +41,9 @@ const (
 	indexMark   = 'M'
 	// indexBatch is how many entries one indexer batch covers.
 	indexBatch = 16384
+	// indexEvery is the least time between two indexer runs while fewer
+	// than indexBatch entries wait.
+	indexEvery = 20 * time.Millisecond
 )
 
 func indexMarkKey(num uint32) []byte {
@@ -185,6 +188,7 @@ func (l *Ledger) indexer() {
 	l.pruneIdempotency()
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-l.idxWake:
@@ -195,8 +199,32 @@ func (l *Ledger) indexer() {
 			l.indexAll()
 			return
 		}
+		// Pace small batches: under a stream of small commits, indexing
+		// each one would add a merge operand per value and commit, and
+		// take the sequencer's CPU. Searches scan what is not indexed yet.
+		if wait := indexEvery - time.Since(last); wait > 0 && l.indexPending() < indexBatch {
+			select {
+			case <-time.After(wait):
+			case <-l.idxStop:
+				l.indexAll()
+				return
+			}
+		}
+		last = time.Now()
 		l.indexAll()
 	}
+}
+
+// indexPending returns how many committed entries of all logs are not
+// indexed yet.
+func (l *Ledger) indexPending() uint64 {
+	var n uint64
+	for _, lg := range l.handles() {
+		if st := lg.state.Load(); st != nil {
+			n += st.size - min(st.size, lg.indexed.Load())
+		}
+	}
+	return n
 }
 
 // indexAll indexes every log up to its committed size.
