@@ -1,0 +1,670 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/auditledger/auditledger/proofs"
+)
+
+// This file is the export's fast path: a stored leaf transcoded straight
+// into its CSV row, with no Entry and no string per field in between.
+//
+// AppendCSVLeaf must write exactly what AppendCSVEntry writes for
+// ParseStoredEntry(leaf), or nothing at all. It reaches that certainty by
+// taking only leaves whose every value it reads the way ParseStoredEntry's
+// fast reader (fastEntryFields) does, and returning false for the rest:
+//   - Members in RFC 8785 order (strictly increasing names, so no name
+//     twice), no white space, no name it does not know, an actor object,
+//     received_at and v:1 present, category not empty. fastEntryFields
+//     takes members in any order, the last of a repeated name winning; a
+//     leaf this ledger wrote never needs that, so it is left to it.
+//   - Strings with no raw control character, valid UTF-8, and escapes that
+//     encoding/json (which fastEntryFields decodes escaped strings with)
+//     decodes to exactly what we do: \" \\ \/ \b \f \n \r \t and \uXXXX,
+//     a surrogate pair only as a high then a low half. A lone surrogate or
+//     bytes that are not UTF-8 (which encoding/json turns into U+FFFD) are
+//     left to the slow path.
+//   - Times in the form YYYY-MM-DDTHH:MM:SS[.F{1,9}]Z, a real date and
+//     clock (no leap second): time.Parse reads those as the UTC instant
+//     they spell, and RFC3339Nano writes it back as the same text with the
+//     fraction's trailing zeros dropped (and no fraction when it is all
+//     zeros), which is what we append. An offset (+01:00) is left to the
+//     slow path. A received_at of the zero time.Time makes ParseStoredEntry
+//     fail, so it is left too; a time of it is an empty cell, as
+//     AppendCSVEntry writes a zero time.
+//   - details an object with no white space outside its strings, its
+//     strings as above. AppendCSVEntry writes such details as they are:
+//     it compacts only details holding a space, tab, CR or LF; compacting
+//     valid JSON drops only white space outside strings, of which there is
+//     none; and invalid JSON is written as it is. Its end is found by
+//     counting brackets outside strings, as fastEntryFields' skip does.
+//   - log any string (not written); read_only true or false; ref 1 to 15
+//     digits (fastEntryFields hands longer ones to ParseEntry).
+//
+// A nil leaf is a redacted entry, written as AppendCSVEntry writes a nil
+// Entry.
+
+// AppendCSVLeaf appends to dst the CSV record of the stored leaf at index
+// with leafHash: the bytes that AppendCSVEntry(dst, index, leafHash, en)
+// appends for en, _ := ParseStoredEntry(leaf), read from the leaf in one
+// pass without building an Entry or allocating (beyond growing dst). A
+// nil leaf is a redacted entry. When the leaf is not in a shape it reads
+// with certainty (not canonical JSON as Entry.Leaf writes it, give or take
+// a few forms it also handles), it returns dst unchanged and false, and
+// the caller takes the slow path.
+func AppendCSVLeaf(dst []byte, index uint64, leafHash proofs.Hash, leaf []byte) ([]byte, bool) {
+	if leaf == nil {
+		return AppendCSVEntry(dst, index, leafHash, nil), true
+	}
+	p := csvLeaf{b: leaf}
+	if !p.parse() {
+		return dst, false
+	}
+	dst = strconv.AppendUint(dst, index, 10)
+	dst = append(dst, ',')
+	dst = appendCSVLeafTime(dst, p.field(p.receivedAt))
+	dst = append(dst, ',')
+	if p.hasTime {
+		dst = appendCSVLeafTime(dst, p.field(p.time))
+	} else {
+		dst = appendCSVLeafTime(dst, p.field(p.receivedAt))
+	}
+	dst = p.cell(dst, p.category)
+	dst = p.cell(dst, p.action)
+	for _, s := range p.actor {
+		dst = p.cell(dst, s)
+	}
+	for _, s := range p.target {
+		dst = p.cell(dst, s)
+	}
+	dst = p.cell(dst, p.ip)
+	dst = p.cell(dst, p.userAgent)
+	if p.result.start == p.result.end {
+		dst = append(dst, ",success"...)
+	} else {
+		dst = p.cell(dst, p.result)
+	}
+	dst = append(dst, ',')
+	dst = appendCSVCell(dst, p.field(p.details))
+	dst = append(dst, ',')
+	dst = hex.AppendEncode(dst, leafHash[:])
+	return append(dst, '\r', '\n'), true
+}
+
+// WriteLeaf writes the row of the stored leaf at index with leafHash, as
+// AppendCSVLeaf builds it, through the writer's buffer: the same bytes as
+// WriteEntry of ParseStoredEntry(leaf). It reports whether it handled the
+// leaf; when it did not, it wrote nothing and the caller writes the row
+// with WriteEntry. After an earlier error it writes nothing and returns
+// that error.
+func (cw *CSVWriter) WriteLeaf(index uint64, leafHash proofs.Hash, leaf []byte) (handled bool, err error) {
+	if cw.err != nil {
+		return false, cw.err
+	}
+	buf, ok := AppendCSVLeaf(cw.buf[:0], index, leafHash, leaf)
+	if !ok {
+		return false, nil
+	}
+	cw.buf = buf
+	if _, err := cw.w.Write(cw.buf); err != nil {
+		cw.err = fmt.Errorf("couldn't write CSV: %w", err)
+	}
+	return true, cw.err
+}
+
+// leafSpan is where a value lies in a leaf: for a string, the bytes between
+// its quotes and whether they hold an escape; for details, the whole object.
+// The zero leafSpan is an empty (or absent) string.
+type leafSpan struct {
+	start, end int
+	escaped    bool
+}
+
+// csvLeaf reads one leaf (b) for AppendCSVLeaf: parse checks it and finds
+// the values a row needs, then the row is written from them in column
+// order.
+type csvLeaf struct {
+	b []byte
+	i int // the next byte to read
+
+	receivedAt, time                                 leafSpan
+	hasTime                                          bool
+	category, action, ip, userAgent, result, details leafSpan
+	actor                                            [5]leafSpan // type, id, name, email, api_key_id: the columns' order
+	target                                           [3]leafSpan // type, id, name
+}
+
+// The top-level members of a leaf, in their RFC 8785 order.
+const (
+	leafAction = iota
+	leafActor
+	leafCategory
+	leafDetails
+	leafIP
+	leafLog
+	leafReadOnly
+	leafReceivedAt
+	leafRef
+	leafResult
+	leafTarget
+	leafTime
+	leafUserAgent
+	leafV
+)
+
+// parse reads the whole leaf and reports whether AppendCSVLeaf can write
+// its row (see the rules at the top of this file). It writes nothing.
+func (p *csvLeaf) parse() bool {
+	if len(p.b) == 0 || p.b[0] != '{' {
+		return false
+	}
+	p.i = 1
+	last := -1
+	var hasActor, hasReceivedAt, hasV bool
+	for {
+		k := p.topKey()
+		if k <= last {
+			return false // unknown, out of order or repeated
+		}
+		last = k
+		ok := false
+		switch k {
+		case leafAction:
+			ok = p.str(&p.action)
+		case leafActor:
+			ok, hasActor = p.object(p.actor[:], leafActorNames[:], leafActorCells[:]), true
+		case leafCategory:
+			ok = p.str(&p.category) && p.category.end > p.category.start
+		case leafDetails:
+			ok = p.detailsObject()
+		case leafIP:
+			ok = p.str(&p.ip)
+		case leafLog:
+			var s leafSpan
+			ok = p.str(&s)
+		case leafReadOnly:
+			ok = p.literal("true") || p.literal("false")
+		case leafReceivedAt:
+			ok, hasReceivedAt = p.str(&p.receivedAt) && !p.receivedAt.escaped, true
+			ok = ok && checkLeafTime(p.field(p.receivedAt)) && !isZeroLeafTime(p.field(p.receivedAt))
+		case leafRef:
+			ok = p.digits(15)
+		case leafResult:
+			ok = p.str(&p.result)
+		case leafTarget:
+			ok = p.object(p.target[:], leafTargetNames[:], leafTargetCells[:])
+		case leafTime:
+			ok, p.hasTime = p.str(&p.time) && !p.time.escaped, true
+			ok = ok && checkLeafTime(p.field(p.time))
+		case leafUserAgent:
+			ok = p.str(&p.userAgent)
+		case leafV:
+			ok, hasV = p.literal("1"), true
+		}
+		if !ok || p.i >= len(p.b) {
+			return false
+		}
+		c := p.b[p.i]
+		p.i++
+		if c == '}' {
+			break
+		}
+		if c != ',' {
+			return false
+		}
+	}
+	return p.i == len(p.b) && hasActor && hasReceivedAt && hasV && p.category.end > p.category.start
+}
+
+// topKey reads a top-level member's name and its colon, and returns its
+// leaf* constant, or -1.
+func (p *csvLeaf) topKey() int {
+	switch string(p.key()) {
+	case "action":
+		return leafAction
+	case "actor":
+		return leafActor
+	case "category":
+		return leafCategory
+	case "details":
+		return leafDetails
+	case "ip":
+		return leafIP
+	case "log":
+		return leafLog
+	case "read_only":
+		return leafReadOnly
+	case "received_at":
+		return leafReceivedAt
+	case "ref":
+		return leafRef
+	case "result":
+		return leafResult
+	case "target":
+		return leafTarget
+	case "time":
+		return leafTime
+	case "user_agent":
+		return leafUserAgent
+	case "v":
+		return leafV
+	}
+	return -1
+}
+
+// key reads a member's name, which must have no escape, and the colon
+// after it. It returns nil if there is none such.
+func (p *csvLeaf) key() []byte {
+	b := p.b
+	if p.i >= len(b) || b[p.i] != '"' {
+		return nil
+	}
+	start := p.i + 1
+	end := bytes.IndexByte(b[start:], '"')
+	if end < 0 {
+		return nil
+	}
+	end += start
+	if end+1 >= len(b) || b[end+1] != ':' || bytes.IndexByte(b[start:end], '\\') >= 0 {
+		return nil
+	}
+	p.i = end + 2
+	return b[start:end]
+}
+
+// The members of actor and target in their RFC 8785 order, and the cell
+// (of csvLeaf.actor or csvLeaf.target) each one fills.
+var (
+	leafActorNames  = [...]string{"api_key_id", "email", "id", "name", "type"}
+	leafActorCells  = [...]int{4, 3, 1, 2, 0}
+	leafTargetNames = [...]string{"id", "name", "type"}
+	leafTargetCells = [...]int{1, 2, 0}
+)
+
+// object reads an object of string members (actor or target): each of
+// names at most once, in that order; the value of names[k] goes to
+// cells[at[k]].
+func (p *csvLeaf) object(cells []leafSpan, names []string, at []int) bool {
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return false
+	}
+	p.i++
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return true
+	}
+	k := 0
+	for {
+		name := p.key()
+		for k < len(names) && names[k] != string(name) {
+			k++
+		}
+		if k == len(names) || !p.str(&cells[at[k]]) || p.i >= len(p.b) {
+			return false
+		}
+		k++
+		c := p.b[p.i]
+		p.i++
+		if c == '}' {
+			return true
+		}
+		if c != ',' {
+			return false
+		}
+	}
+}
+
+// str reads a string value into s.
+func (p *csvLeaf) str(s *leafSpan) bool {
+	end, escaped, ok := scanLeafString(p.b, p.i)
+	if !ok {
+		return false
+	}
+	*s = leafSpan{start: p.i + 1, end: end, escaped: escaped}
+	p.i = end + 1
+	return true
+}
+
+// literal reads lit.
+func (p *csvLeaf) literal(lit string) bool {
+	if !bytes.HasPrefix(p.b[p.i:], []byte(lit)) {
+		return false
+	}
+	p.i += len(lit)
+	return true
+}
+
+// digits reads 1 to max decimal digits.
+func (p *csvLeaf) digits(max int) bool {
+	n := 0
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+		if n++; n > max {
+			return false
+		}
+	}
+	return n > 0
+}
+
+// detailsObject reads details: an object, with no white space outside its
+// strings and only the bytes of JSON's punctuation, numbers and literals
+// there, its strings as scanLeafString takes them. The object ends where
+// its brackets balance. That it is valid JSON is not checked: if it is not,
+// AppendCSVEntry writes it as it is too.
+func (p *csvLeaf) detailsObject() bool {
+	b := p.b
+	if p.i >= len(b) || b[p.i] != '{' {
+		return false
+	}
+	start, depth := p.i, 0
+	for i := p.i; i < len(b); {
+		switch b[i] {
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+			if depth == 0 {
+				p.details = leafSpan{start: start, end: i}
+				p.i = i
+				return true
+			}
+		case '"':
+			end, _, ok := scanLeafString(b, i)
+			if !ok {
+				return false
+			}
+			i = end + 1
+		case ',', ':', '-', '+', '.', 'e', 'E', 't', 'r', 'u', 'f', 'a', 'l', 's', 'n',
+			'0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			i++
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// field returns the bytes of s in the leaf.
+func (p *csvLeaf) field(s leafSpan) []byte {
+	return p.b[s.start:s.end]
+}
+
+// cell appends a comma and the cell of string s, as AppendCSVEntry's cell
+// does for its decoded value.
+func (p *csvLeaf) cell(dst []byte, s leafSpan) []byte {
+	dst = append(dst, ',')
+	if !s.escaped {
+		return appendCSVCell(dst, p.field(s))
+	}
+	return appendCSVEscapedCell(dst, p.field(s))
+}
+
+// scanLeafString checks the JSON string whose opening quote is at b[i]
+// and returns the offset of its closing quote and whether it holds an
+// escape. ok is false unless it is a string that encoding/json decodes as
+// appendLeafUnescaped does: no raw control character, valid UTF-8, and
+// only \" \\ \/ \b \f \n \r \t and \uXXXX escapes, a surrogate only as the
+// high half of a pair followed by its low half.
+func scanLeafString(b []byte, i int) (end int, escaped, ok bool) {
+	const highs = 0x8080808080808080
+	if i >= len(b) || b[i] != '"' {
+		return 0, false, false
+	}
+	i++
+	for {
+		// Eight bytes at a time while they are ASCII and none is a
+		// control character, a quote or a backslash.
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if w&highs != 0 || leafEscapeIn(w) {
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return 0, false, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i, escaped, true
+		case c == '\\':
+			n := leafEscapeLen(b[i:])
+			if n == 0 {
+				return 0, false, false
+			}
+			escaped = true
+			i += n
+		case c < 0x20:
+			return 0, false, false
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return 0, false, false
+			}
+			i += size
+		}
+	}
+}
+
+// leafEscapeLen returns the length of the escape at the start of b (which
+// is a backslash), or 0 if scanLeafString does not take it.
+func leafEscapeLen(b []byte) int {
+	if len(b) < 2 {
+		return 0
+	}
+	switch b[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		r, ok := eventHex4(b[2:])
+		switch {
+		case !ok:
+			return 0
+		case r < 0xd800 || r > 0xdfff:
+			return 6
+		case r >= 0xdc00:
+			return 0 // a low half first
+		}
+		if len(b) < 12 || b[6] != '\\' || b[7] != 'u' {
+			return 0
+		}
+		if r2, ok := eventHex4(b[8:]); !ok || r2 < 0xdc00 || r2 > 0xdfff {
+			return 0
+		}
+		return 12
+	}
+	return 0
+}
+
+// appendLeafUnescaped appends the decoded bytes of s, the inside of a
+// string that scanLeafString took.
+func appendLeafUnescaped(dst, s []byte) []byte {
+	for len(s) > 0 {
+		j := bytes.IndexByte(s, '\\')
+		if j < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:j]...)
+		s = s[j:]
+		n := 2
+		switch e := s[1]; e {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, _ := eventHex4(s[2:])
+			n = 6
+			if utf16.IsSurrogate(r) {
+				r2, _ := eventHex4(s[8:])
+				r = utf16.DecodeRune(r, r2)
+				n = 12
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, e)
+		}
+		s = s[n:]
+	}
+	return dst
+}
+
+// appendCSVEscapedCell appends the cell of the string whose escaped inside
+// is s, as appendCSVCell writes the decoded string: it decodes s onto dst,
+// then adds the guard and the quotes in place, moving the bytes up.
+func appendCSVEscapedCell(dst, s []byte) []byte {
+	mark := len(dst)
+	dst = appendLeafUnescaped(dst, s)
+	cell := dst[mark:]
+	if len(cell) == 0 {
+		return dst
+	}
+	guard := false
+	switch cell[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		guard = true
+	}
+	quote := !guard && cell[0] == ' ' || bytes.ContainsAny(cell, "\",\r\n")
+	extra := 0
+	if guard {
+		extra++
+	}
+	if quote {
+		extra += 2 + bytes.Count(cell, []byte{'"'})
+	}
+	if extra == 0 {
+		return dst
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, extra)[:n+extra]
+	w := len(dst)
+	if quote {
+		w--
+		dst[w] = '"'
+	}
+	for r := n - 1; r >= mark; r-- {
+		c := dst[r]
+		w--
+		dst[w] = c
+		if quote && c == '"' {
+			w--
+			dst[w] = '"'
+		}
+	}
+	if guard {
+		w--
+		dst[w] = '\''
+	}
+	if quote {
+		w--
+		dst[w] = '"'
+	}
+	if w != mark {
+		panic("ledger: appendCSVEscapedCell miscounted") // a broken invariant
+	}
+	return dst
+}
+
+// checkLeafTime reports whether s is a time of the form
+// YYYY-MM-DDTHH:MM:SS[.F{1,9}]Z with a real date and clock, one that
+// time.Parse(time.RFC3339Nano, s) reads as the instant it spells.
+func checkLeafTime(s []byte) bool {
+	n := len(s)
+	if n < len("2006-01-02T15:04:05Z") || n > len("2006-01-02T15:04:05.999999999Z") || s[n-1] != 'Z' ||
+		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return false
+	}
+	ok := true
+	num := func(s []byte, max int) int {
+		v := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				ok = false
+			}
+			v = v*10 + int(c) - '0'
+		}
+		if v > max {
+			ok = false
+		}
+		return v
+	}
+	year := num(s[0:4], 9999)
+	month := num(s[5:7], 12)
+	day := num(s[8:10], 31)
+	num(s[11:13], 23)
+	num(s[14:16], 59)
+	num(s[17:19], 59)
+	if !ok || month == 0 || day == 0 || day > leafDaysIn(month, year) {
+		return false
+	}
+	if n == len("2006-01-02T15:04:05Z") {
+		return true
+	}
+	if s[19] != '.' || n == len("2006-01-02T15:04:05.Z") {
+		return false
+	}
+	num(s[20:n-1], 999999999)
+	return ok
+}
+
+// leafDaysIn returns the number of days in month of year (proleptic
+// Gregorian, as package time counts them).
+func leafDaysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// isZeroLeafTime reports whether s, which checkLeafTime took, is the zero
+// time.Time: 0001-01-01T00:00:00Z, with or without a fraction of zeros.
+func isZeroLeafTime(s []byte) bool {
+	if string(s[:19]) != "0001-01-01T00:00:00" {
+		return false
+	}
+	for _, c := range s[19 : len(s)-1] {
+		if c != '.' && c != '0' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendCSVLeafTime appends the time cell of s, which checkLeafTime took:
+// what t.UTC().AppendFormat(dst, time.RFC3339Nano) writes for the time t
+// that s spells, nothing for the zero time.
+func appendCSVLeafTime(dst, s []byte) []byte {
+	if isZeroLeafTime(s) {
+		return dst
+	}
+	frac := s[19 : len(s)-1] // "" or '.' and 1 to 9 digits
+	for len(frac) > 0 && (frac[len(frac)-1] == '0' || frac[len(frac)-1] == '.') {
+		frac = frac[:len(frac)-1]
+	}
+	dst = append(dst, s[:19]...)
+	dst = append(dst, frac...)
+	return append(dst, 'Z')
+}
