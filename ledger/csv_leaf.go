@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"unicode/utf16"
@@ -92,7 +93,7 @@ func AppendCSVLeaf(dst []byte, index uint64, leafHash proofs.Hash, leaf []byte) 
 		dst = p.cell(dst, p.result)
 	}
 	dst = append(dst, ',')
-	dst = appendCSVCell(dst, p.field(p.details))
+	dst = appendCSVDetails(dst, p.field(p.details))
 	dst = append(dst, ',')
 	dst = hex.AppendEncode(dst, leafHash[:])
 	return append(dst, '\r', '\n'), true
@@ -120,11 +121,12 @@ func (cw *CSVWriter) WriteLeaf(index uint64, leafHash proofs.Hash, leaf []byte) 
 }
 
 // leafSpan is where a value lies in a leaf: for a string, the bytes between
-// its quotes and whether they hold an escape; for details, the whole object.
-// The zero leafSpan is an empty (or absent) string.
+// its quotes, whether they hold an escape, and (when they do not) a comma;
+// for details, the whole object. The zero leafSpan is an empty (or absent)
+// string.
 type leafSpan struct {
-	start, end int
-	escaped    bool
+	start, end     int
+	escaped, comma bool
 }
 
 // csvLeaf reads one leaf (b) for AppendCSVLeaf: parse checks it and finds
@@ -159,6 +161,57 @@ const (
 	leafV
 )
 
+// The names of the members of a leaf, of its actor and of its target, as
+// a canonical leaf writes them (quoted, with their colon), in their RFC 8785
+// order; and the cell (of csvLeaf.actor or csvLeaf.target) that each of
+// actor's and target's fills.
+var (
+	leafNames = leafNameList(
+		`"action":`, `"actor":`, `"category":`, `"details":`, `"ip":`, `"log":`, `"read_only":`,
+		`"received_at":`, `"ref":`, `"result":`, `"target":`, `"time":`, `"user_agent":`, `"v":`)
+	leafActorNames  = leafNameList(`"api_key_id":`, `"email":`, `"id":`, `"name":`, `"type":`)
+	leafActorCells  = [...]int{4, 3, 1, 2, 0}
+	leafTargetNames = leafNameList(`"id":`, `"name":`, `"type":`)
+	leafTargetCells = [...]int{1, 2, 0}
+)
+
+// leafName is a member's name, quoted and with its colon, made ready for
+// comparing eight bytes at a time.
+type leafName struct {
+	s          string
+	head, mask uint64 // the first 8 bytes of s as a little-endian word (padded with zeros), and its bytes' mask
+	tail       uint64 // the last 8 bytes of s, when s is longer than 8
+}
+
+func leafNameList(names ...string) []leafName {
+	list := make([]leafName, len(names))
+	for i, s := range names {
+		if len(s) > 16 {
+			panic("ledger: leaf member name too long: " + s) // a broken invariant
+		}
+		var buf [8]byte
+		copy(buf[:], s)
+		n := &list[i]
+		n.s, n.head, n.mask = s, binary.LittleEndian.Uint64(buf[:]), ^uint64(0)
+		if len(s) < 8 {
+			n.mask = 1<<(8*len(s)) - 1
+		}
+		if len(s) > 8 {
+			n.tail = binary.LittleEndian.Uint64([]byte(s[len(s)-8:]))
+		}
+	}
+	return list
+}
+
+// at reports whether b starts with the name.
+func (n *leafName) at(b []byte) bool {
+	if len(b) < 16 {
+		return len(b) >= len(n.s) && string(b[:len(n.s)]) == n.s
+	}
+	return binary.LittleEndian.Uint64(b)&n.mask == n.head &&
+		(len(n.s) <= 8 || binary.LittleEndian.Uint64(b[len(n.s)-8:]) == n.tail)
+}
+
 // parse reads the whole leaf and reports whether AppendCSVLeaf can write
 // its row (see the rules at the top of this file). It writes nothing.
 func (p *csvLeaf) parse() bool {
@@ -166,22 +219,21 @@ func (p *csvLeaf) parse() bool {
 		return false
 	}
 	p.i = 1
-	last := -1
 	var hasActor, hasReceivedAt, hasV bool
-	for {
-		k := p.topKey()
-		if k <= last {
-			return false // unknown, out of order or repeated
+	for k := 0; ; k++ {
+		// Members come in order, each at most once: the next one is one
+		// of those after the last.
+		if k = p.member(leafNames, k); k < 0 {
+			return false
 		}
-		last = k
 		ok := false
 		switch k {
 		case leafAction:
 			ok = p.str(&p.action)
 		case leafActor:
-			ok, hasActor = p.object(p.actor[:], leafActorNames[:], leafActorCells[:]), true
+			ok, hasActor = p.object(p.actor[:], leafActorNames, leafActorCells[:]), true
 		case leafCategory:
-			ok = p.str(&p.category) && p.category.end > p.category.start
+			ok = p.str(&p.category)
 		case leafDetails:
 			ok = p.detailsObject()
 		case leafIP:
@@ -199,7 +251,7 @@ func (p *csvLeaf) parse() bool {
 		case leafResult:
 			ok = p.str(&p.result)
 		case leafTarget:
-			ok = p.object(p.target[:], leafTargetNames[:], leafTargetCells[:])
+			ok = p.object(p.target[:], leafTargetNames, leafTargetCells[:])
 		case leafTime:
 			ok, p.hasTime = p.str(&p.time) && !p.time.escaped, true
 			ok = ok && checkLeafTime(p.field(p.time))
@@ -223,75 +275,23 @@ func (p *csvLeaf) parse() bool {
 	return p.i == len(p.b) && hasActor && hasReceivedAt && hasV && p.category.end > p.category.start
 }
 
-// topKey reads a top-level member's name and its colon, and returns its
-// leaf* constant, or -1.
-func (p *csvLeaf) topKey() int {
-	switch string(p.key()) {
-	case "action":
-		return leafAction
-	case "actor":
-		return leafActor
-	case "category":
-		return leafCategory
-	case "details":
-		return leafDetails
-	case "ip":
-		return leafIP
-	case "log":
-		return leafLog
-	case "read_only":
-		return leafReadOnly
-	case "received_at":
-		return leafReceivedAt
-	case "ref":
-		return leafRef
-	case "result":
-		return leafResult
-	case "target":
-		return leafTarget
-	case "time":
-		return leafTime
-	case "user_agent":
-		return leafUserAgent
-	case "v":
-		return leafV
+// member reads a member's name and colon, which must be one of names[from:]
+// exactly, and returns its index in names, or -1.
+func (p *csvLeaf) member(names []leafName, from int) int {
+	b := p.b[p.i:]
+	for k := from; k < len(names); k++ {
+		if names[k].at(b) {
+			p.i += len(names[k].s)
+			return k
+		}
 	}
 	return -1
 }
 
-// key reads a member's name, which must have no escape, and the colon
-// after it. It returns nil if there is none such.
-func (p *csvLeaf) key() []byte {
-	b := p.b
-	if p.i >= len(b) || b[p.i] != '"' {
-		return nil
-	}
-	start := p.i + 1
-	end := bytes.IndexByte(b[start:], '"')
-	if end < 0 {
-		return nil
-	}
-	end += start
-	if end+1 >= len(b) || b[end+1] != ':' || bytes.IndexByte(b[start:end], '\\') >= 0 {
-		return nil
-	}
-	p.i = end + 2
-	return b[start:end]
-}
-
-// The members of actor and target in their RFC 8785 order, and the cell
-// (of csvLeaf.actor or csvLeaf.target) each one fills.
-var (
-	leafActorNames  = [...]string{"api_key_id", "email", "id", "name", "type"}
-	leafActorCells  = [...]int{4, 3, 1, 2, 0}
-	leafTargetNames = [...]string{"id", "name", "type"}
-	leafTargetCells = [...]int{1, 2, 0}
-)
-
 // object reads an object of string members (actor or target): each of
 // names at most once, in that order; the value of names[k] goes to
 // cells[at[k]].
-func (p *csvLeaf) object(cells []leafSpan, names []string, at []int) bool {
+func (p *csvLeaf) object(cells []leafSpan, names []leafName, at []int) bool {
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return false
 	}
@@ -300,16 +300,10 @@ func (p *csvLeaf) object(cells []leafSpan, names []string, at []int) bool {
 		p.i++
 		return true
 	}
-	k := 0
-	for {
-		name := p.key()
-		for k < len(names) && names[k] != string(name) {
-			k++
-		}
-		if k == len(names) || !p.str(&cells[at[k]]) || p.i >= len(p.b) {
+	for k := 0; ; k++ {
+		if k = p.member(names, k); k < 0 || !p.str(&cells[at[k]]) || p.i >= len(p.b) {
 			return false
 		}
-		k++
 		c := p.b[p.i]
 		p.i++
 		if c == '}' {
@@ -323,18 +317,18 @@ func (p *csvLeaf) object(cells []leafSpan, names []string, at []int) bool {
 
 // str reads a string value into s.
 func (p *csvLeaf) str(s *leafSpan) bool {
-	end, escaped, ok := scanLeafString(p.b, p.i)
+	end, escaped, comma, ok := scanLeafString(p.b, p.i)
 	if !ok {
 		return false
 	}
-	*s = leafSpan{start: p.i + 1, end: end, escaped: escaped}
+	*s = leafSpan{start: p.i + 1, end: end, escaped: escaped, comma: comma}
 	p.i = end + 1
 	return true
 }
 
 // literal reads lit.
 func (p *csvLeaf) literal(lit string) bool {
-	if !bytes.HasPrefix(p.b[p.i:], []byte(lit)) {
+	if len(p.b)-p.i < len(lit) || string(p.b[p.i:p.i+len(lit)]) != lit {
 		return false
 	}
 	p.i += len(lit)
@@ -378,7 +372,7 @@ func (p *csvLeaf) detailsObject() bool {
 				return true
 			}
 		case '"':
-			end, _, ok := scanLeafString(b, i)
+			end, _, _, ok := scanLeafString(b, i)
 			if !ok {
 				return false
 			}
@@ -399,62 +393,133 @@ func (p *csvLeaf) field(s leafSpan) []byte {
 }
 
 // cell appends a comma and the cell of string s, as AppendCSVEntry's cell
-// does for its decoded value.
+// does for its decoded value (appendCSVCell).
 func (p *csvLeaf) cell(dst []byte, s leafSpan) []byte {
 	dst = append(dst, ',')
-	if !s.escaped {
-		return appendCSVCell(dst, p.field(s))
+	if s.start == s.end {
+		return dst
 	}
-	return appendCSVEscapedCell(dst, p.field(s))
+	if s.escaped {
+		return appendCSVEscapedCell(dst, p.field(s))
+	}
+	// Without an escape the string holds no quote, CR or LF (scanLeafString
+	// takes no raw control character): only a comma, or a leading space
+	// where no guard goes first, calls for quotes, and there are no quotes
+	// to double.
+	raw := p.field(s)
+	guard := false
+	switch raw[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		guard = true
+	}
+	quote := s.comma || !guard && raw[0] == ' '
+	if quote {
+		dst = append(dst, '"')
+	}
+	if guard {
+		dst = append(dst, '\'')
+	}
+	dst = append(dst, raw...)
+	if quote {
+		dst = append(dst, '"')
+	}
+	return dst
+}
+
+// appendCSVDetails appends the cell of details d, which detailsObject
+// took, as appendCSVCell writes it: d starts with '{' (no guard) and holds
+// no raw CR or LF, so it is quoted when it holds a quote or a comma, with
+// its quotes doubled.
+func appendCSVDetails(dst, d []byte) []byte {
+	if bytes.IndexByte(d, '"') < 0 && bytes.IndexByte(d, ',') < 0 {
+		return append(dst, d...)
+	}
+	dst = append(dst, '"')
+	for {
+		j := bytes.IndexByte(d, '"')
+		if j < 0 {
+			break
+		}
+		dst = append(dst, d[:j+1]...)
+		dst = append(dst, '"')
+		d = d[j+1:]
+	}
+	dst = append(dst, d...)
+	return append(dst, '"')
 }
 
 // scanLeafString checks the JSON string whose opening quote is at b[i]
-// and returns the offset of its closing quote and whether it holds an
-// escape. ok is false unless it is a string that encoding/json decodes as
-// appendLeafUnescaped does: no raw control character, valid UTF-8, and
-// only \" \\ \/ \b \f \n \r \t and \uXXXX escapes, a surrogate only as the
-// high half of a pair followed by its low half.
-func scanLeafString(b []byte, i int) (end int, escaped, ok bool) {
-	const highs = 0x8080808080808080
+// and returns the offset of its closing quote, whether it holds an escape,
+// and whether it holds a raw comma. ok is false unless it is a string that
+// encoding/json decodes as appendLeafUnescaped does: no raw control
+// character, valid UTF-8, and only \" \\ \/ \b \f \n \r \t and \uXXXX
+// escapes, a surrogate only as the high half of a pair followed by its low
+// half.
+func scanLeafString(b []byte, i int) (end int, escaped, comma, ok bool) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	if i >= len(b) || b[i] != '"' {
-		return 0, false, false
+		return 0, false, false, false
 	}
 	i++
 	for {
-		// Eight bytes at a time while they are ASCII and none is a
-		// control character, a quote or a backslash.
+		// Eight bytes at a time up to the next byte that is a control
+		// character, a quote, a backslash or not ASCII, noting a comma
+		// before it. The masks flag their lowest matching byte exactly
+		// (a borrow only runs up from a byte that matches), so that
+		// byte's offset is the first special one, and a comma flagged
+		// below it is a real one.
 		for i+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[i:])
-			if w&highs != 0 || leafEscapeIn(w) {
-				break
+			x := w ^ ones*','
+			commas := (x - ones) &^ x & highs
+			special := leafSpecialBytes(w)
+			if special == 0 {
+				comma = comma || commas != 0
+				i += 8
+				continue
 			}
-			i += 8
+			n := bits.TrailingZeros64(special) &^ 7 // the special byte's offset, in bits
+			comma = comma || commas&(1<<n-1) != 0
+			i += n / 8
+			break
 		}
 		if i >= len(b) {
-			return 0, false, false
+			return 0, false, false, false
 		}
 		switch c := b[i]; {
 		case c == '"':
-			return i, escaped, true
+			return i, escaped, comma, true
 		case c == '\\':
 			n := leafEscapeLen(b[i:])
 			if n == 0 {
-				return 0, false, false
+				return 0, false, false, false
 			}
 			escaped = true
 			i += n
 		case c < 0x20:
-			return 0, false, false
+			return 0, false, false, false
 		case c < utf8.RuneSelf:
+			// Only in the last eight bytes of b.
+			comma = comma || c == ','
 			i++
 		default:
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size == 1 {
-				return 0, false, false
+				return 0, false, false, false
 			}
 			i += size
 		}
 	}
+}
+
+// leafSpecialBytes returns the high bits of the bytes of w that are a
+// control character, '"', '\\' or not ASCII; the lowest one exactly
+// (a higher one may be flagged wrongly after a control character).
+func leafSpecialBytes(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := w ^ ones*'"'
+	backslash := w ^ ones*'\\'
+	return ((w-ones*0x20)&^w | (quote-ones)&^quote | (backslash-ones)&^backslash | w) & highs
 }
 
 // leafEscapeLen returns the length of the escape at the start of b (which
@@ -591,27 +656,16 @@ func checkLeafTime(s []byte) bool {
 		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
 		return false
 	}
-	ok := true
-	num := func(s []byte, max int) int {
-		v := 0
-		for _, c := range s {
-			if c < '0' || c > '9' {
-				ok = false
-			}
-			v = v*10 + int(c) - '0'
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
+		if s[i]-'0' > 9 {
+			return false
 		}
-		if v > max {
-			ok = false
-		}
-		return v
 	}
-	year := num(s[0:4], 9999)
-	month := num(s[5:7], 12)
-	day := num(s[8:10], 31)
-	num(s[11:13], 23)
-	num(s[14:16], 59)
-	num(s[17:19], 59)
-	if !ok || month == 0 || day == 0 || day > leafDaysIn(month, year) {
+	year := int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
+	month := int(s[5]-'0')*10 + int(s[6]-'0')
+	day := int(s[8]-'0')*10 + int(s[9]-'0')
+	if month == 0 || month > 12 || day == 0 || day > leafDaysIn(month, year) ||
+		s[11] > '2' || s[11] == '2' && s[12] > '3' || s[14] > '5' || s[17] > '5' {
 		return false
 	}
 	if n == len("2006-01-02T15:04:05Z") {
@@ -620,8 +674,12 @@ func checkLeafTime(s []byte) bool {
 	if s[19] != '.' || n == len("2006-01-02T15:04:05.Z") {
 		return false
 	}
-	num(s[20:n-1], 999999999)
-	return ok
+	for _, c := range s[20 : n-1] {
+		if c-'0' > 9 {
+			return false
+		}
+	}
+	return true
 }
 
 // leafDaysIn returns the number of days in month of year (proleptic
