@@ -254,7 +254,9 @@ func (p *csvLeaf) parse() bool {
 			ok = p.object(p.target[:], leafTargetNames, leafTargetCells[:])
 		case leafTime:
 			ok, p.hasTime = p.str(&p.time) && !p.time.escaped, true
-			ok = ok && checkLeafTime(p.field(p.time))
+			// Often the same as received_at (Entry.Leaf writes that when
+			// the client gave no time), which was checked.
+			ok = ok && (hasReceivedAt && string(p.field(p.time)) == string(p.field(p.receivedAt)) || checkLeafTime(p.field(p.time)))
 		case leafUserAgent:
 			ok = p.str(&p.userAgent)
 		case leafV:
@@ -652,20 +654,32 @@ func appendCSVEscapedCell(dst, s []byte) []byte {
 // time.Parse(time.RFC3339Nano, s) reads as the instant it spells.
 func checkLeafTime(s []byte) bool {
 	n := len(s)
-	if n < len("2006-01-02T15:04:05Z") || n > len("2006-01-02T15:04:05.999999999Z") || s[n-1] != 'Z' ||
-		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+	if n < len("2006-01-02T15:04:05Z") || n > len("2006-01-02T15:04:05.999999999Z") || s[n-1] != 'Z' {
 		return false
 	}
-	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
-		if s[i]-'0' > 9 {
-			return false
-		}
+	// Three words, s[0:8], s[8:16] and s[11:19], each XORed with its form
+	// ('0' for a digit): a separator must be 0 and a digit 0 to 9.
+	const (
+		form0, form1, form2      = "0000-00-", "00T00:00", "00:00:00"
+		digits0                  = 0x00ffff00ffffffff // the digits of s[0:8]
+		digits12                 = 0xffff00ffff00ffff // the digits of s[8:16] and of s[11:19]
+		nibbles, sixes, sixteens = 0x0f0f0f0f0f0f0f0f, 0x0606060606060606, 0x1010101010101010
+	)
+	le := binary.LittleEndian
+	x0 := le.Uint64(s[0:8]) ^ le.Uint64([]byte(form0))
+	x1 := le.Uint64(s[8:16]) ^ le.Uint64([]byte(form1))
+	x2 := le.Uint64(s[11:19]) ^ le.Uint64([]byte(form2))
+	bad := x0&^(digits0&nibbles) | x1&^(digits12&nibbles) | x2&^(digits12&nibbles) |
+		(x0+sixes&digits0)&(sixteens&digits0) | (x1+sixes&digits12)&(sixteens&digits12) | (x2+sixes&digits12)&(sixteens&digits12)
+	if bad != 0 {
+		return false
 	}
-	year := int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
-	month := int(s[5]-'0')*10 + int(s[6]-'0')
-	day := int(s[8]-'0')*10 + int(s[9]-'0')
+	d := func(x uint64, k uint) int { return int(x >> (8 * k) & 0xf) }
+	year := d(x0, 0)*1000 + d(x0, 1)*100 + d(x0, 2)*10 + d(x0, 3)
+	month := d(x0, 5)*10 + d(x0, 6)
+	day := d(x1, 0)*10 + d(x1, 1)
 	if month == 0 || month > 12 || day == 0 || day > leafDaysIn(month, year) ||
-		s[11] > '2' || s[11] == '2' && s[12] > '3' || s[14] > '5' || s[17] > '5' {
+		d(x1, 3)*10+d(x1, 4) > 23 || d(x1, 6) > 5 || d(x2, 6) > 5 {
 		return false
 	}
 	if n == len("2006-01-02T15:04:05Z") {

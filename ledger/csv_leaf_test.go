@@ -353,6 +353,64 @@ func TestAppendCSVLeafDamaged(t *testing.T) {
 	t.Logf("%d of 20000 damaged leaves taken", taken)
 }
 
+// checkLeafTimeCell wants checkLeafTime to take s only if time.Parse
+// does, and appendCSVLeafTime to write then what AppendCSVEntry writes for
+// the time parsed; it returns whether checkLeafTime took s.
+func checkLeafTimeCell(t *testing.T, s string) bool {
+	t.Helper()
+	if !checkLeafTime([]byte(s)) {
+		return false
+	}
+	tm, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("checkLeafTime took %q, which time.Parse rejects: %v", s, err)
+	}
+	want := ""
+	if !tm.IsZero() {
+		want = tm.UTC().Format(time.RFC3339Nano)
+	}
+	if got := string(appendCSVLeafTime(nil, []byte(s))); got != want {
+		t.Fatalf("appendCSVLeafTime(%q) = %q, want %q", s, got, want)
+	}
+	return true
+}
+
+func TestCheckLeafTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for range 20000 {
+		tm := csvLeafTime(r).UTC()
+		s := tm.Format("2006-01-02T15:04:05.000000000")[:20+r.IntN(10)]
+		s = strings.TrimSuffix(s, ".") + "Z"
+		if ok := checkLeafTimeCell(t, s); !ok {
+			t.Fatalf("checkLeafTime(%q) = false", s)
+		}
+		// One byte changed: taken only if time.Parse agrees.
+		b := []byte(s)
+		const alphabet = "0123456789:-.TZ+ tz\x00/"
+		b[r.IntN(len(b))] = alphabet[r.IntN(len(alphabet))]
+		checkLeafTimeCell(t, string(b))
+	}
+	for _, s := range []string{
+		"2024-02-29T00:00:00Z", "2023-02-28T23:59:59Z", "0000-02-29T00:00:00Z", "2000-02-29T00:00:00Z",
+		"1900-02-28T00:00:00Z", "2026-12-31T00:00:00Z", "2026-04-30T00:00:00Z", "0001-01-01T00:00:00Z",
+	} {
+		if !checkLeafTimeCell(t, s) {
+			t.Errorf("checkLeafTime(%q) = false", s)
+		}
+	}
+	for _, s := range []string{
+		"2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-00-01T00:00:00Z",
+		"2026-13-01T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T23:60:00Z",
+		"2026-01-01T23:00:60Z", "2026-01-01T23:00:00.Z", "2026-01-01T23:00:00.1234567890Z",
+		"2026-01-01T23:00:00+00:00", "2026-01-01 23:00:00Z", "2026/01/01T23:00:00Z", "2026-01-01T23:00:0Z",
+		"2026-01-01T23:00:00z", "2026-01-01T23:00:00.1x2Z", "2026-01-01T23:00:00", ":026-01-01T23:00:00Z",
+	} {
+		if checkLeafTimeCell(t, s) {
+			t.Errorf("checkLeafTime(%q) = true", s)
+		}
+	}
+}
+
 func TestAppendCSVLeafRedacted(t *testing.T) {
 	h := proofs.Hash{0xab, 0xcd}
 	got, ok := AppendCSVLeaf([]byte("x"), 1<<40, h, nil)
