@@ -433,21 +433,24 @@ func (p *csvLeaf) cell(dst []byte, s leafSpan) []byte {
 // no raw CR or LF, so it is quoted when it holds a quote or a comma, with
 // its quotes doubled.
 func appendCSVDetails(dst, d []byte) []byte {
-	if bytes.IndexByte(d, '"') < 0 && bytes.IndexByte(d, ',') < 0 {
+	quotes := bytes.Count(d, []byte{'"'})
+	if quotes == 0 && bytes.IndexByte(d, ',') < 0 {
 		return append(dst, d...)
 	}
-	dst = append(dst, '"')
-	for {
-		j := bytes.IndexByte(d, '"')
-		if j < 0 {
-			break
+	w := len(dst)
+	dst = slices.Grow(dst, len(d)+quotes+2)[:w+len(d)+quotes+2]
+	out := dst[w+1 : len(dst)-1]
+	dst[w], dst[len(dst)-1] = '"', '"'
+	w = 0
+	for _, c := range d {
+		out[w] = c
+		w++
+		if c == '"' {
+			out[w] = '"'
+			w++
 		}
-		dst = append(dst, d[:j+1]...)
-		dst = append(dst, '"')
-		d = d[j+1:]
 	}
-	dst = append(dst, d...)
-	return append(dst, '"')
+	return dst
 }
 
 // scanLeafString checks the JSON string whose opening quote is at b[i]
