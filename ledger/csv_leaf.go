@@ -743,3 +743,21 @@ func appendCSVLeafTime(dst, s []byte) []byte {
 	dst = append(dst, frac...)
 	return append(dst, 'Z')
 }
+
+// WriteRecord writes r's row: straight from the stored leaf (WriteLeaf)
+// unless r was parsed already or the leaf is of a shape only the parser
+// handles, else through WriteEntry. It reports false, writing nothing, for
+// a payload that does not parse (damaged: Verify reports it; a CSV row has
+// no cell for it).
+func (cw *CSVWriter) WriteRecord(r *Record) (bool, error) {
+	if r.entry == nil && r.Leaf != nil {
+		if handled, err := cw.WriteLeaf(r.Index, r.LeafHash, r.Leaf); handled || err != nil {
+			return true, err
+		}
+	}
+	en, err := r.Entry()
+	if err != nil {
+		return false, nil
+	}
+	return true, cw.WriteEntry(r.Index, r.LeafHash, en)
+}

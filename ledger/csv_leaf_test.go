@@ -881,3 +881,53 @@ func BenchmarkCSVLeaf(b *testing.B) {
 		})
 	}
 }
+
+// TestWriteRecord checks the export's row writer: an unparsed record goes
+// straight from its leaf, a parsed one through WriteEntry, a redacted one
+// as the redacted row, all as CSVRow says; a damaged one writes nothing.
+func TestWriteRecord(t *testing.T) {
+	en := Entry{V: 1, Log: DefaultLogID, ReceivedAt: time.Date(2026, 11, 26, 1, 2, 3, 450000000, time.UTC), Event: testEvent(3)}
+	leaf, err := en.AppendLeaf(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := proofs.LeafHash(leaf)
+	parsed := &Record{Index: 9, LeafHash: h, Leaf: leaf}
+	if _, err := parsed.Entry(); err != nil {
+		t.Fatal(err)
+	}
+	want := func(en *Entry) string {
+		var b bytes.Buffer
+		cw := NewCSVWriter(&b, false)
+		if err := cw.Write(CSVRow(9, h, en)); err != nil {
+			t.Fatal(err)
+		}
+		cw.Flush()
+		return b.String()
+	}
+	stored, _ := ParseStoredEntry(leaf)
+	var header bytes.Buffer
+	hw := NewCSVWriter(&header, false)
+	hw.Flush()
+	for _, c := range []struct {
+		name string
+		r    *Record
+		ok   bool
+		want string
+	}{
+		{"from the leaf", &Record{Index: 9, LeafHash: h, Leaf: leaf}, true, want(stored)},
+		{"parsed", parsed, true, want(stored)},
+		{"redacted", &Record{Index: 9, LeafHash: h}, true, want(nil)},
+		{"damaged", &Record{Index: 9, LeafHash: h, Leaf: leaf[:len(leaf)-3]}, false, header.String()},
+	} {
+		var b bytes.Buffer
+		cw := NewCSVWriter(&b, false)
+		ok, err := cw.WriteRecord(c.r)
+		if err == nil {
+			err = cw.Flush()
+		}
+		if err != nil || ok != c.ok || b.String() != c.want {
+			t.Errorf("%s: ok %v, err %v, wrote %q; want ok %v, %q", c.name, ok, err, b.String(), c.ok, c.want)
+		}
+	}
+}

@@ -18,6 +18,9 @@ type ScanOptions struct {
 	// Bound, when non-zero, stops the scan at this size even if the log has
 	// grown: an export shows the log as it was when it started.
 	Bound uint64
+	// Transient promises that fn keeps neither the Record nor its Leaf
+	// after it returns, so that the scan may reuse both (an export).
+	Transient bool
 }
 
 // Scan calls fn with each committed entry, in index order (or reverse), until
@@ -54,14 +57,14 @@ func (l *Ledger) Scan(ctx context.Context, logID string, opts ScanOptions, fn fu
 	}
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
-	_, err = l.scanRange(ctx, snap, lg, lo, hi, opts.Desc, fn)
+	_, err = l.scanRange(ctx, snap, lg, lo, hi, opts, fn)
 	return bound, err
 }
 
 // scanRange calls fn with each entry of [lo, hi) read from r, ascending or
 // descending, until fn returns false (more is then false) or an error.
-func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, lo, hi uint64, desc bool, fn func(r *Record) (bool, error)) (more bool, err error) {
-	logID := lg.id
+func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, lo, hi uint64, opts ScanOptions, fn func(r *Record) (bool, error)) (more bool, err error) {
+	logID, desc := lg.id, opts.Desc
 	iter, err := r.NewIter(&pebble.IterOptions{
 		LowerBound: entryKey(nil, lg.num, lo, 0),
 		UpperBound: entryKey(nil, lg.num, hi, 0),
@@ -72,7 +75,11 @@ func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, 
 	defer iter.Close()
 
 	// Records of one index arrive together (h, p, t…), in either direction.
-	var cur *Record
+	var (
+		cur   *Record
+		spare Record // reused when opts.Transient
+		buf   []byte
+	)
 	emit := func() (bool, error) {
 		if cur == nil {
 			return true, nil
@@ -98,7 +105,12 @@ func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, 
 			}
 		}
 		if cur == nil {
-			cur = &Record{Index: idx}
+			if opts.Transient {
+				spare = Record{Index: idx}
+				cur = &spare
+			} else {
+				cur = &Record{Index: idx}
+			}
 			if n++; n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
 					return false, err
@@ -113,7 +125,12 @@ func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, 
 			}
 			cur.LeafHash, cur.ChainHash, cur.ReceivedAtNanos = rec.leafHash, rec.chainHash, rec.receivedAt
 		case kindPayload:
-			cur.Leaf = append([]byte(nil), iter.Value()...)
+			if opts.Transient {
+				buf = append(buf[:0], iter.Value()...)
+				cur.Leaf = buf
+			} else {
+				cur.Leaf = append([]byte(nil), iter.Value()...)
+			}
 		}
 	}
 	if err := iter.Error(); err != nil {

@@ -114,7 +114,7 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 		if p != nil {
 			stats.Plan = p.describe()
 		}
-		_, err := l.scanRange(ctx, l.db, lg, lo, hi, opts.Desc, filter)
+		_, err := l.scanRange(ctx, l.db, lg, lo, hi, opts, filter)
 		return stats, err
 	}
 	stats.Plan = p.describe()
@@ -124,7 +124,7 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 		if hi <= max(lo, mark) {
 			return true, nil
 		}
-		return l.scanRange(ctx, l.db, lg, max(lo, mark), hi, opts.Desc, filter)
+		return l.scanRange(ctx, l.db, lg, max(lo, mark), hi, opts, filter)
 	}
 	if opts.Desc {
 		if more, err := tail(); err != nil || !more {
@@ -132,7 +132,7 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 		}
 	}
 	if lo < min(hi, mark) {
-		more, err := l.joinRange(ctx, lg, p, lo, min(hi, mark), opts.Desc, match)
+		more, err := l.joinRange(ctx, lg, p, lo, min(hi, mark), opts, match)
 		if err != nil || !more {
 			return stats, err
 		}
@@ -153,7 +153,8 @@ const joinStepEntries = 32
 // fn is told whether the candidate certainly matches: when the plan is
 // exact (plan.exact) and, with a time bound, the candidate's whole zone
 // block lies inside it.
-func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi uint64, desc bool, fn func(*Record, bool) (bool, error)) (bool, error) {
+func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi uint64, opts ScanOptions, fn func(*Record, bool) (bool, error)) (bool, error) {
+	desc := opts.Desc
 	iter, err := l.db.NewIter(&pebble.IterOptions{
 		LowerBound: entryKey(nil, lg.num, lo, 0),
 		UpperBound: entryKey(nil, lg.num, hi, 0),
@@ -166,7 +167,11 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 	if desc {
 		x = hi - 1
 	}
-	var key []byte
+	var (
+		key   []byte
+		spare Record // reused when opts.Transient
+		buf   []byte
+	)
 	for n := 0; ; n++ {
 		if n%1024 == 1023 {
 			if err := ctx.Err(); err != nil {
@@ -188,7 +193,12 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 			}
 			i++
 		}
-		rec := &Record{Index: x}
+		rec := &spare
+		if opts.Transient {
+			spare = Record{Index: x}
+		} else {
+			rec = &Record{Index: x}
+		}
 		// Ascending, the iterator stands just past the last entry read:
 		// when x is near, step to it (Next is far cheaper than a seek, which
 		// starts again from the top of the LSM).
@@ -221,7 +231,12 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 				}
 				rec.LeafHash, rec.ChainHash, rec.ReceivedAtNanos = h.leafHash, h.chainHash, h.receivedAt
 			case kindPayload:
-				rec.Leaf = append([]byte(nil), iter.Value()...)
+				if opts.Transient {
+					buf = append(buf[:0], iter.Value()...)
+					rec.Leaf = buf
+				} else {
+					rec.Leaf = append([]byte(nil), iter.Value()...)
+				}
 			}
 		}
 		if err := iter.Error(); err != nil {

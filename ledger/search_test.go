@@ -203,7 +203,7 @@ func testSearchRandom(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", qs, err)
 		}
-		opts := ScanOptions{Desc: r.IntN(2) == 0, From: ^uint64(0)}
+		opts := ScanOptions{Desc: r.IntN(2) == 0, From: ^uint64(0), Transient: r.IntN(2) == 0}
 		if !opts.Desc {
 			opts.From = 0
 		}
