@@ -137,7 +137,7 @@ type csvLeaf struct {
 	i int // the next byte to read
 
 	receivedAt, time                                 leafSpan
-	hasTime                                          bool
+	hasTime, readOnly                                bool
 	category, action, ip, userAgent, result, details leafSpan
 	actor                                            [5]leafSpan // type, id, name, email, api_key_id: the columns' order
 	target                                           [3]leafSpan // type, id, name
@@ -242,7 +242,11 @@ func (p *csvLeaf) parse() bool {
 			var s leafSpan
 			ok = p.str(&s)
 		case leafReadOnly:
-			ok = p.literal("true") || p.literal("false")
+			if p.readOnly = p.literal("true"); p.readOnly {
+				ok = true
+			} else {
+				ok = p.literal("false")
+			}
 		case leafReceivedAt:
 			ok, hasReceivedAt = p.str(&p.receivedAt) && !p.receivedAt.escaped, true
 			ok = ok && checkLeafTime(p.field(p.receivedAt)) && !isZeroLeafTime(p.field(p.receivedAt))

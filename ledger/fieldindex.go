@@ -75,7 +75,7 @@ var indexFields = map[string]byte{
 }
 
 // appendIndexValue appends v, cut and escaped; term adds the terminator.
-func appendIndexValue(dst []byte, v string, term bool) []byte {
+func appendIndexValue[T string | []byte](dst []byte, v T, term bool) []byte {
 	if len(v) > maxIndexValue {
 		v = v[:maxIndexValue]
 	}
@@ -173,13 +173,14 @@ func checkIndexFormat(db *pebble.DB) (rebuilt bool, err error) {
 
 // indexWriter adds one range of a log's entries to an index batch.
 type indexWriter struct {
-	l      *Ledger
-	lg     *logHandle
-	b      *pebble.Batch
-	key    []byte
-	values map[string]*valuePostings // field byte + encoded value → its postings
-	hashes []hashPosting             // in index order
-	zones  map[uint64]zone
+	l       *Ledger
+	lg      *logHandle
+	b       *pebble.Batch
+	key     []byte
+	values  map[string]*valuePostings // field byte + encoded value → its postings
+	hashes  []hashPosting             // in index order
+	zones   map[uint64]zone
+	scratch []byte
 }
 
 // valuePostings are one value's postings in an indexer batch.
@@ -215,34 +216,21 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
 	if leaf == nil {
 		return nil
 	}
-	en, err := ParseStoredEntry(leaf)
-	if err != nil {
-		return nil
+	t, ok := leafIndexFields(leaf, &w.scratch, func(f byte, v []byte) { w.addValue(f, v, blk, off) })
+	if !ok {
+		en, err := ParseStoredEntry(leaf)
+		if err != nil {
+			return nil
+		}
+		for _, iv := range en.IndexValues() {
+			f, ok := indexFields[iv.Field]
+			if !ok || iv.Field == "result" && iv.Value == "success" {
+				continue
+			}
+			w.addValue(f, []byte(iv.Value), blk, off)
+		}
+		t = entryQueryTime(en).UnixNano()
 	}
-	for _, iv := range en.IndexValues() {
-		f, ok := indexFields[iv.Field]
-		if !ok || iv.Field == "result" && iv.Value == "success" {
-			continue
-		}
-		w.key = appendIndexValue(append(w.key[:0], f), iv.Value, true)
-		vp := w.values[string(w.key)]
-		if vp == nil {
-			vp = &valuePostings{}
-			w.values[string(w.key)] = vp
-		}
-		last := len(vp.lists) - 1
-		if last < 0 || vp.lists[last].blk != blk {
-			vp.lists = append(vp.lists, blockPosts{blk: blk, offs: make([]byte, 0, 8)})
-			last++
-		}
-		bp := &vp.lists[last]
-		if n := len(bp.offs); n >= 2 && binary.BigEndian.Uint16(bp.offs[n-2:]) == off {
-			continue // a cut value, or one of an actor's fields, again
-		}
-		bp.offs = binary.BigEndian.AppendUint16(bp.offs, off)
-		vp.n++
-	}
-	t := entryQueryTime(en).UnixNano()
 	zb := idx / zoneBlock
 	z, ok := w.zones[zb]
 	if !ok {
@@ -250,6 +238,28 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
 	}
 	w.zones[zb] = zone{min(z.min, t), max(z.max, t)}
 	return nil
+}
+
+// addValue adds the posting of value v of field f for the entry at offset
+// off of posting block blk; a posting it has already is not added again.
+func (w *indexWriter) addValue(f byte, v []byte, blk uint64, off uint16) {
+	w.key = appendIndexValue(append(w.key[:0], f), v, true)
+	vp := w.values[string(w.key)]
+	if vp == nil {
+		vp = &valuePostings{}
+		w.values[string(w.key)] = vp
+	}
+	last := len(vp.lists) - 1
+	if last < 0 || vp.lists[last].blk != blk {
+		vp.lists = append(vp.lists, blockPosts{blk: blk, offs: make([]byte, 0, 8)})
+		last++
+	}
+	bp := &vp.lists[last]
+	if n := len(bp.offs); n >= 2 && binary.BigEndian.Uint16(bp.offs[n-2:]) == off {
+		return // a cut value, or one of an actor's fields, again
+	}
+	bp.offs = binary.BigEndian.AppendUint16(bp.offs, off)
+	vp.n++
 }
 
 // finish adds the counts, postings and zones gathered by add to the batch:
