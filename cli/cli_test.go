@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -110,100 +109,6 @@ func cleanEnv() []string {
 		}
 	}
 	return env
-}
-
-// server is a running `auditledger serve`.
-type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{} // closed when the process has exited
-	code int
-
-	mu     sync.Mutex
-	stderr bytes.Buffer
-}
-
-var listenRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
-
-// startServer runs `auditledger serve --addr 127.0.0.1:0` on dir with the
-// admin token in AUDITLEDGER_ADMIN_TOKEN, and waits until it listens (the
-// address comes from its "listening" log line) and answers /healthz.
-func startServer(t *testing.T, dir string) *server {
-	t.Helper()
-	s := &server{t: t, done: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve", "--data", dir, "--addr", "127.0.0.1:0", "--checkpoint-interval", "25ms")
-	s.cmd.Env = append(cleanEnv(), "AUDITLEDGER_ADMIN_TOKEN="+adminToken)
-	pipe, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.stderr.WriteString(line + "\n")
-			s.mu.Unlock()
-			if m := listenRe.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, pipe)
-		err := s.cmd.Wait()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			s.code = ee.ExitCode()
-		} else if err != nil {
-			s.code = -1
-		}
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	select {
-	case a := <-addr:
-		if !strings.HasPrefix(a, "127.0.0.1:") {
-			t.Fatalf("server listens on %s, want 127.0.0.1", a)
-		}
-		s.url = "http://" + a
-	case <-s.done:
-		t.Fatalf("server exited %d before listening:\n%s", s.code, s.log())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not listen within 30s:\n%s", s.log())
-	}
-	for i := 0; ; i++ {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if i == 500 {
-			t.Fatalf("server never became healthy: %v\n%s", err, s.log())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (s *server) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
 }
 
 // stop sends SIGTERM and returns the exit code.
