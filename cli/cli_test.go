@@ -179,6 +179,23 @@ type ack struct {
 	LeafHash string `json:"leaf_hash"`
 }
 
+// eventsFile writes the events ev(0) … ev(n-1) as NDJSON, one a line, to a
+// new file and returns its path.
+func eventsFile(t *testing.T, n int, ev func(int) map[string]any) string {
+	t.Helper()
+	var ndjson bytes.Buffer
+	for i := range n {
+		b, _ := json.Marshal(ev(i))
+		ndjson.Write(b)
+		ndjson.WriteString("\n")
+	}
+	evFile := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(evFile, ndjson.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return evFile
+}
+
 // TestEndToEnd drives the binary as an operator would: serve, append,
 // checkpoint, proof, keys; then SIGTERM under load, offline verify, and
 // offline verify of a tampered copy.
@@ -519,16 +536,7 @@ func TestQueryExportAnnotate(t *testing.T) {
 	s := startServer(t, dir)
 	defer s.stop()
 	client := []string{"--url", s.url, "--token", adminToken}
-	var ndjson bytes.Buffer
-	for i := range 12 {
-		b, _ := json.Marshal(cliEvent(i))
-		ndjson.Write(b)
-		ndjson.WriteString("\n")
-	}
-	evFile := filepath.Join(t.TempDir(), "events.ndjson")
-	if err := os.WriteFile(evFile, ndjson.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	evFile := eventsFile(t, 12, cliEvent)
 	wantCode(t, 0, append([]string{"append"}, append(client, evFile)...)...)
 
 	// query: not a terminal here, so JSON.
