@@ -128,8 +128,23 @@ func (s *server) stop() int {
 // get does an authenticated GET and wants a 200.
 func (s *server) get(path string) []byte {
 	s.t.Helper()
+	return s.getWith(path, adminToken)
+}
+
+// getPublic is an unauthenticated GET that wants a 200.
+func (s *server) getPublic(path string) []byte {
+	s.t.Helper()
+	return s.getWith(path, "")
+}
+
+// getWith does a GET with token as the bearer token (none if it is empty)
+// and wants a 200.
+func (s *server) getWith(path, token string) []byte {
+	s.t.Helper()
 	req, _ := http.NewRequest("GET", s.url+path, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

@@ -359,21 +359,6 @@ func waitWitnessed(t *testing.T, s *server, size uint64) {
 	}
 }
 
-// getPublic is an unauthenticated GET that wants a 200.
-func (s *server) getPublic(path string) []byte {
-	s.t.Helper()
-	resp, err := http.Get(s.url + path)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		s.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	return b
-}
-
 // checkNoteCosigned opens a note with the log's key and the witness's
 // cosignature key (formats' verifier); both must have signed.
 func checkNoteCosigned(t *testing.T, msg []byte, logKey, witnessKey string) {
