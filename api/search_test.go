@@ -47,10 +47,7 @@ func randomQuery(r *rand.Rand) string {
 func TestEventsRandomQueriesWhileAppending(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	const n = 600
-	evs := make([]map[string]any, n)
-	for i := range evs {
-		evs[i] = variedEvent(i)
-	}
+	evs := variedEvents(n)
 	for i := 0; i < n; i += 300 {
 		h.ingest("default", h.tok["ingest"], evs[i:i+300])
 	}

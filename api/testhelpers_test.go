@@ -236,6 +236,35 @@ func checkErr(t *testing.T, r reply, status int, code, field string, pos int) ap
 	return e
 }
 
+// isErrorObject reports whether body is an error answer's object,
+// {"error": {"code", "message", …}}, with a non-empty code and message. It
+// is the loose check for fuzz targets; checkErr is the exact one.
+func isErrorObject(body []byte) bool {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Error.Code != "" && e.Error.Message != ""
+}
+
+// badQuery is a query string that a read route must refuse with 400
+// invalid_argument naming field.
+type badQuery struct{ name, query, field string }
+
+// checkBadQueries asks for path?query with the auditor's token, one subtest
+// a case, and wants each refused with 400 invalid_argument naming its field.
+func (h *harness) checkBadQueries(t *testing.T, path string, cases []badQuery) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do("GET", path+"?"+tc.query, h.tok["auditor"], nil)
+			checkErr(t, r, http.StatusBadRequest, "invalid_argument", tc.field, noPos)
+		})
+	}
+}
+
 // event is a valid client event, different for each i.
 func event(i int) map[string]any {
 	return map[string]any{

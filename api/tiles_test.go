@@ -659,13 +659,7 @@ func FuzzTilePath(f *testing.F) {
 		default:
 			t.Fatalf("%d for tile/%s: %s", rec.Code, p, rec.Body)
 		}
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		if !isErrorObject(rec.Body.Bytes()) {
 			t.Fatalf("%d for tile/%s with a body that is not an error object: %q", rec.Code, p, rec.Body)
 		}
 	})

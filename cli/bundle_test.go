@@ -69,16 +69,7 @@ func TestBundleCommands(t *testing.T) {
 	client := []string{"--url", s.url, "--token", adminToken}
 
 	const n = 60
-	var ndjson bytes.Buffer
-	for i := range n {
-		b, _ := json.Marshal(bundleEvent(i))
-		ndjson.Write(b)
-		ndjson.WriteString("\n")
-	}
-	evFile := filepath.Join(t.TempDir(), "events.ndjson")
-	if err := os.WriteFile(evFile, ndjson.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	evFile := eventsFile(t, n, bundleEvent)
 	wantCode(t, 0, append([]string{"append"}, append(client, evFile)...)...)
 	s.waitCheckpoint(n)
 	vkey := strings.TrimSpace(string(s.get("/v1/logs/default/key")))

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -112,100 +111,6 @@ func cleanEnv() []string {
 	return env
 }
 
-// server is a running `auditledger serve`.
-type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{} // closed when the process has exited
-	code int
-
-	mu     sync.Mutex
-	stderr bytes.Buffer
-}
-
-var listenRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
-
-// startServer runs `auditledger serve --addr 127.0.0.1:0` on dir with the
-// admin token in AUDITLEDGER_ADMIN_TOKEN, and waits until it listens (the
-// address comes from its "listening" log line) and answers /healthz.
-func startServer(t *testing.T, dir string) *server {
-	t.Helper()
-	s := &server{t: t, done: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve", "--data", dir, "--addr", "127.0.0.1:0", "--checkpoint-interval", "25ms")
-	s.cmd.Env = append(cleanEnv(), "AUDITLEDGER_ADMIN_TOKEN="+adminToken)
-	pipe, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.stderr.WriteString(line + "\n")
-			s.mu.Unlock()
-			if m := listenRe.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, pipe)
-		err := s.cmd.Wait()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			s.code = ee.ExitCode()
-		} else if err != nil {
-			s.code = -1
-		}
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	select {
-	case a := <-addr:
-		if !strings.HasPrefix(a, "127.0.0.1:") {
-			t.Fatalf("server listens on %s, want 127.0.0.1", a)
-		}
-		s.url = "http://" + a
-	case <-s.done:
-		t.Fatalf("server exited %d before listening:\n%s", s.code, s.log())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not listen within 30s:\n%s", s.log())
-	}
-	for i := 0; ; i++ {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if i == 500 {
-			t.Fatalf("server never became healthy: %v\n%s", err, s.log())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (s *server) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
-}
-
 // stop sends SIGTERM and returns the exit code.
 func (s *server) stop() int {
 	s.t.Helper()
@@ -223,8 +128,23 @@ func (s *server) stop() int {
 // get does an authenticated GET and wants a 200.
 func (s *server) get(path string) []byte {
 	s.t.Helper()
+	return s.getWith(path, adminToken)
+}
+
+// getPublic is an unauthenticated GET that wants a 200.
+func (s *server) getPublic(path string) []byte {
+	s.t.Helper()
+	return s.getWith(path, "")
+}
+
+// getWith does a GET with token as the bearer token (none if it is empty)
+// and wants a 200.
+func (s *server) getWith(path, token string) []byte {
+	s.t.Helper()
 	req, _ := http.NewRequest("GET", s.url+path, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -272,6 +192,23 @@ func cliEvent(i int) map[string]any {
 type ack struct {
 	Index    uint64 `json:"index"`
 	LeafHash string `json:"leaf_hash"`
+}
+
+// eventsFile writes the events ev(0) … ev(n-1) as NDJSON, one a line, to a
+// new file and returns its path.
+func eventsFile(t *testing.T, n int, ev func(int) map[string]any) string {
+	t.Helper()
+	var ndjson bytes.Buffer
+	for i := range n {
+		b, _ := json.Marshal(ev(i))
+		ndjson.Write(b)
+		ndjson.WriteString("\n")
+	}
+	evFile := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(evFile, ndjson.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return evFile
 }
 
 // TestEndToEnd drives the binary as an operator would: serve, append,
@@ -614,16 +551,7 @@ func TestQueryExportAnnotate(t *testing.T) {
 	s := startServer(t, dir)
 	defer s.stop()
 	client := []string{"--url", s.url, "--token", adminToken}
-	var ndjson bytes.Buffer
-	for i := range 12 {
-		b, _ := json.Marshal(cliEvent(i))
-		ndjson.Write(b)
-		ndjson.WriteString("\n")
-	}
-	evFile := filepath.Join(t.TempDir(), "events.ndjson")
-	if err := os.WriteFile(evFile, ndjson.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	evFile := eventsFile(t, 12, cliEvent)
 	wantCode(t, 0, append([]string{"append"}, append(client, evFile)...)...)
 
 	// query: not a terminal here, so JSON.
