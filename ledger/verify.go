@@ -137,7 +137,7 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	}
 	bounds = append(bounds, entriesEnd(lg.num))
 	nseg := len(bounds) - 1
-	nreaders := runtime.GOMAXPROCS(0)
+	nreaders := min(runtime.GOMAXPROCS(0), verifyMaxReaders)
 	if opts.readers > 0 {
 		nreaders = opts.readers
 	}

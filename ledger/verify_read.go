@@ -26,6 +26,10 @@ const (
 	verifySegment = 4096
 	// verifyBatch is how many records a reader hands over at once.
 	verifyBatch = 256
+	// verifyMaxReaders bounds the readers: past a few, Verify's own
+	// goroutine (chain and tree, ~0.3 µs per entry) is the limit, and each
+	// reader holds up to two segments of records (~2.5 MB).
+	verifyMaxReaders = 8
 )
 
 // verifyRecord is one entry's records as the reader stage of Verify found
