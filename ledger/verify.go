@@ -60,6 +60,7 @@ type VerifyOptions struct {
 	segment uint64
 	batch   int
 	readers int
+	hashers int
 }
 
 // Verify replays a log from its stored bytes: it recomputes every leaf hash
@@ -145,10 +146,29 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	readErrs := make([]error, len(readers))
 	perSegment := int((segment + uint64(batchLen) - 1) / uint64(batchLen))
 	stop := make(chan struct{})
+	// A batch is in work from before it is sent on out until a hasher takes
+	// it, so work holds all that can be out (and the one being sent).
+	work := make(chan *verifyBatchOf, len(readers)*(2*perSegment+3))
+	nhashers := min(runtime.GOMAXPROCS(0), verifyMaxReaders)
+	if opts.hashers > 0 {
+		nhashers = opts.hashers
+	}
+	var hwg sync.WaitGroup
+	for range nhashers {
+		hwg.Add(1)
+		go func() {
+			defer hwg.Done()
+			var ra receivedAtCache
+			for b := range work {
+				b.hash(&ra)
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for w := range readers {
 		r := &verifyReader{
 			out:      make(chan *verifyBatchOf, 2*perSegment+2),
+			work:     work,
 			free:     make(chan *verifyBatchOf, 2*perSegment+4),
 			batchLen: batchLen,
 		}
@@ -163,6 +183,8 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	shutdown := sync.OnceFunc(func() {
 		close(stop)
 		wg.Wait()
+		close(work)
+		hwg.Wait()
 	})
 	defer shutdown()
 	for s := 0; s < nseg; s++ {
@@ -178,6 +200,7 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 				return nil, fmt.Errorf("couldn't read log %q: %w", logID, err)
 			}
 			end = batch.end
+			<-batch.done
 			for i := range batch.recs {
 				r := &batch.recs[i]
 				for _, n := range r.notes {
@@ -187,7 +210,7 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 					continue
 				}
 				for _, t := range r.tiles {
-					tree.storedTile(t.level, t.hashes)
+					tree.storedTile(t.level, batch.arena[t.hashes[0]:t.hashes[1]])
 				}
 				idx := r.idx
 				if idx < expect {

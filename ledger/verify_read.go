@@ -41,37 +41,58 @@ type verifyRecord struct {
 	rec      hashRecord
 	hErr     error
 	hasP     bool
-	leafHash proofs.Hash // of the payload, when hasP
-	raOK     bool        // the payload holds rec's received_at
+	payload  [2]int32    // the payload's [start, end) in the batch's arena, with a byte before it for the prefix
+	leafHash proofs.Hash // of the payload, when hasP (set by the hasher)
+	raOK     bool        // the payload holds rec's received_at (set by the hasher)
 	// When hasLink, link is ChainHash(linkFrom, rec.leafHash), linkFrom being
 	// the chain hash of the entry before it in the segment. Verify uses it
 	// when its own previous chain hash is linkFrom, and hashes itself if not.
 	hasLink  bool
 	linkFrom proofs.Hash
-	link     proofs.Hash
+	link     proofs.Hash // set by the hasher
 	tiles    []verifyTile
 	notes    []Problem // keys the reader could not place; Index is a lower bound
 }
 
 type verifyTile struct {
 	level  uint64
-	hashes []byte // in the batch's arena
+	hashes [2]int32 // [start, end) in the batch's arena
 }
 
 // verifyBatchOf is what a reader hands over: records in key order.
 type verifyBatchOf struct {
 	recs  []verifyRecord
-	arena []byte // holds the recs' tiles
-	end   bool   // the last batch of its segment
+	arena []byte        // holds the recs' payloads and tiles
+	end   bool          // the last batch of its segment
+	done  chan struct{} // closed when a hasher has hashed the batch
+}
+
+// hash computes, for each record of the batch, its leaf hash, its chain link
+// and whether its payload holds its received_at. ra is the hasher's own.
+func (b *verifyBatchOf) hash(ra *receivedAtCache) {
+	for i := range b.recs {
+		r := &b.recs[i]
+		if !r.entry {
+			continue
+		}
+		if r.hasP {
+			p := b.arena[r.payload[0]-1 : r.payload[1]] // one byte of room for the prefix
+			r.leafHash = proofs.LeafHashPrefixed(p)
+			r.raOK = r.hasH && r.hErr == nil && containsReceivedAt(p, ra.of(r.rec.receivedAt))
+		}
+		if r.hasLink {
+			r.link = proofs.ChainHash(r.linkFrom, r.rec.leafHash)
+		}
+	}
+	close(b.done)
 }
 
 // verifyReader is one reader of the stage; its fields are its own.
 type verifyReader struct {
 	out      chan *verifyBatchOf // to Verify; closed when the reader stops
+	work     chan *verifyBatchOf // to the hashers, each batch before it goes out
 	free     chan *verifyBatchOf // batches Verify hands back for reuse
 	batchLen int
-	payload  []byte // with one leading byte for the leaf hash prefix
-	ra       receivedAtCache
 	n        int // records read, for the ctx checks
 }
 
@@ -102,10 +123,10 @@ func (r *verifyReader) run(ctx context.Context, snap *pebble.Snapshot, bounds []
 func (r *verifyReader) newBatch() *verifyBatchOf {
 	select {
 	case b := <-r.free:
-		b.recs, b.arena, b.end = b.recs[:0], b.arena[:0], false
+		b.recs, b.arena, b.end, b.done = b.recs[:0], b.arena[:0], false, make(chan struct{})
 		return b
 	default:
-		return &verifyBatchOf{recs: make([]verifyRecord, 0, r.batchLen)}
+		return &verifyBatchOf{recs: make([]verifyRecord, 0, r.batchLen), done: make(chan struct{})}
 	}
 }
 
@@ -120,6 +141,7 @@ func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop 
 		hasPrev bool
 	)
 	send := func() bool {
+		r.work <- batch // never blocks: work holds every batch that can be out
 		select {
 		case r.out <- batch:
 			batch = r.newBatch()
@@ -132,15 +154,9 @@ func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop 
 		if cur == nil || !cur.entry {
 			return
 		}
-		if cur.hasP {
-			// payload[0] is room for the RFC 6962 prefix byte.
-			cur.leafHash = proofs.LeafHashPrefixed(r.payload)
-			cur.raOK = cur.hasH && cur.hErr == nil && containsReceivedAt(r.payload, r.ra.of(cur.rec.receivedAt))
-		}
 		if cur.hasH && cur.hErr == nil {
 			if hasPrev {
 				cur.hasLink, cur.linkFrom = true, prev
-				cur.link = proofs.ChainHash(prev, cur.rec.leafHash)
 			}
 			prev, hasPrev = cur.rec.chainHash, true
 		}
@@ -175,7 +191,9 @@ func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop 
 			cur.hasH = true
 			cur.rec, cur.hErr = parseHashRecord(iter.Value())
 		case kindPayload:
-			r.payload = append(append(r.payload[:0], 0), iter.Value()...)
+			// A payload met twice (it cannot be: keys are unique) keeps the last.
+			batch.arena = append(append(batch.arena, 0), iter.Value()...)
+			cur.payload = [2]int32{int32(len(batch.arena) - len(iter.Value())), int32(len(batch.arena))}
 			cur.hasP = true
 		case kindTile:
 			if len(k) != 16 {
@@ -184,7 +202,7 @@ func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop 
 			}
 			v := iter.Value()
 			batch.arena = append(batch.arena, v...)
-			cur.tiles = append(cur.tiles, verifyTile{uint64(k[15]), batch.arena[len(batch.arena)-len(v):]})
+			cur.tiles = append(cur.tiles, verifyTile{uint64(k[15]), [2]int32{int32(len(batch.arena) - len(v)), int32(len(batch.arena))}})
 		default:
 			cur.notes = append(cur.notes, Problem{Index: idx, Problem: fmt.Sprintf("unknown record kind %q", kind)})
 		}

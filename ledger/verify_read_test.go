@@ -73,12 +73,13 @@ func TestVerifySegments(t *testing.T) {
 	cases := append(slices.Clone(tamperCases), placeCases...)
 	cases = append(cases, tamperCase{name: "untouched", tamper: func(*testing.T, *tamperFixture, *pebble.DB) {}})
 	splits := []VerifyOptions{
-		{segment: 1, batch: 1, readers: 2},
-		{segment: 7, batch: 3, readers: 3},
-		{segment: 8, batch: 2, readers: 2},
-		{segment: 256, batch: 5, readers: 2},
-		{segment: 100, batch: 512, readers: 4},
-		{segment: 599, batch: 64, readers: 2},
+		{segment: 1, batch: 1, readers: 2, hashers: 1},
+		{segment: 7, batch: 3, readers: 3, hashers: 2},
+		{segment: 8, batch: 2, readers: 2, hashers: 3},
+		{segment: 256, batch: 5, readers: 2, hashers: 1},
+		{segment: 100, batch: 512, readers: 4, hashers: 4},
+		{segment: 599, batch: 64, readers: 2, hashers: 2},
+		{segment: 1000, batch: 7, readers: 1, hashers: 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,7 +108,7 @@ func TestVerifySegments(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !reflect.DeepEqual(got, want) {
-					t.Errorf("segment %d, batch %d, %d readers:\n got %+v\nwant %+v", o.segment, o.batch, o.readers, got, want)
+					t.Errorf("segment %d, batch %d, %d readers, %d hashers:\n got %+v\nwant %+v", o.segment, o.batch, o.readers, o.hashers, got, want)
 				}
 			}
 		})
