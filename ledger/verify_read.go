@@ -26,9 +26,10 @@ const (
 	verifySegment = 4096
 	// verifyBatch is how many records a reader hands over at once.
 	verifyBatch = 256
-	// verifyMaxReaders bounds the readers: past a few, Verify's own
-	// goroutine (chain and tree, ~0.3 µs per entry) is the limit, and each
-	// reader holds up to two segments of records (~2.5 MB).
+	// verifyMaxReaders bounds the readers and the hashers: past a few,
+	// Verify's own goroutine (chain and tree, ~0.3 µs per entry) is the
+	// limit, and each reader can be two segments ahead: up to 2·16+5 batches
+	// of 256 records (70 kB) and their payloads (~115 kB), ~7 MB.
 	verifyMaxReaders = 8
 )
 
