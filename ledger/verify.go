@@ -120,10 +120,11 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	}
 
 	checkCheckpoints(0)
-	// Two stages, so that all cores share the work: readers (verify_read.go)
-	// read segments of the log side by side, group each entry's records, hash
-	// its payload and check its received_at; this goroutine takes their
-	// batches in key order and follows the chain and the tree, in index order.
+	// Three stages, so that all cores share the work (verify_read.go):
+	// readers read segments of the log side by side and group each entry's
+	// records; hashers hash the payloads and chain links and check
+	// received_at; this goroutine takes the batches in key order and follows
+	// the chain and the tree, in index order.
 	segment := uint64(verifySegment)
 	if opts.segment > 0 {
 		segment = opts.segment
