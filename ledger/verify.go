@@ -1,15 +1,15 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"runtime"
 	"sort"
-	"time"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/auditledger/auditledger/proofs"
 )
@@ -54,6 +54,13 @@ type VerifyOptions struct {
 	// Progress, when set, is called now and then with the entries checked and
 	// the entries to check.
 	Progress func(done, total uint64)
+
+	// segment, batch and readers, when set, replace verifySegment,
+	// verifyBatch and GOMAXPROCS (for tests).
+	segment uint64
+	batch   int
+	readers int
+	hashers int
 }
 
 // Verify replays a log from its stored bytes: it recomputes every leaf hash
@@ -88,29 +95,19 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 		total = committed.size
 	}
 
-	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: entriesStart(lg.num), UpperBound: entriesEnd(lg.num)})
-	if err != nil {
-		return nil, err
-	}
-	defer iter.Close()
-
-	rng := rangeFactory.NewEmptyRange(0)
+	tree := newVerifyTree(rep)
 	var (
-		expect    uint64      // the next index the replay expects
-		chain     proofs.Hash // stored chain hash of the previous entry
-		prevRA    int64
-		rows      [][]byte // per tile level: replayed bottom row of the current tile
-		storedTls = map[uint64][]byte{}
-		cpi       int // next checkpoint (by size) to compare
+		expect uint64      // the next index the replay expects
+		chain  proofs.Hash // stored chain hash of the previous entry
+		prevRA int64
+		cpi    int // next checkpoint (by size) to compare
 	)
 	checkCheckpoints := func(size uint64) {
 		for cpi < len(cps) && cps[cpi].Size == size {
 			c := cps[cpi]
-			root := proofs.EmptyRoot
+			root := tree.root()
 			at := size // the last entry it covers; 0 for the empty checkpoint
 			if size > 0 {
-				r, _ := rng.GetRootHash(nil)
-				copy(root[:], r)
 				at--
 			}
 			if root != c.Root {
@@ -121,134 +118,171 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 			cpi++
 		}
 	}
-	visit := func(id compact.NodeID, hash []byte) {
-		if id.Level%proofs.TileHeight != 0 {
-			return
-		}
-		level := id.Level / proofs.TileHeight
-		for uint(len(rows)) <= level {
-			rows = append(rows, nil)
-		}
-		rows[level] = append(rows[level], hash...)
-		if len(rows[level]) == proofs.TileWidth*proofs.HashSize {
-			n := id.Index / proofs.TileWidth
-			stored, ok := storedTls[uint64(level)]
-			first := n << ((level + 1) * proofs.TileHeight) // first leaf under the tile
-			switch {
-			case !ok:
-				rep.add(first, "tile %d/%d is missing", level, n)
-			case len(stored) != len(rows[level]):
-				rep.add(first, "tile %d/%d has %d bytes, want %d", level, n, len(stored), len(rows[level]))
-			case string(stored) != string(rows[level]):
-				// Point at the first leaf under the first differing hash.
-				for p := 0; p < proofs.TileWidth; p++ {
-					a := stored[p*proofs.HashSize : (p+1)*proofs.HashSize]
-					b := rows[level][p*proofs.HashSize : (p+1)*proofs.HashSize]
-					if len(stored) != len(rows[level]) || string(a) != string(b) {
-						rep.add(first+uint64(p)<<(level*proofs.TileHeight), "tile %d/%d does not match the entries", level, n)
-						break
-					}
-				}
-			}
-			delete(storedTls, uint64(level))
-			rows[level] = rows[level][:0]
-		}
-	}
 
 	checkCheckpoints(0)
-	// Two stages, so that two cores share the work: a reader goroutine
-	// groups each entry's records and hashes its payload (readVerifyRecords);
-	// this one follows the chain and the tree, in index order.
+	// Three stages, so that all cores share the work (verify_read.go):
+	// readers read segments of the log side by side and group each entry's
+	// records; hashers hash the payloads and chain links and check
+	// received_at; this goroutine takes the batches in key order and follows
+	// the chain and the tree, in index order.
+	segment := uint64(verifySegment)
+	if opts.segment > 0 {
+		segment = opts.segment
+	}
+	batchLen := verifyBatch
+	if opts.batch > 0 {
+		batchLen = opts.batch
+	}
+	bounds := [][]byte{entriesStart(lg.num)}
+	for i := segment; i <= total; i += segment {
+		bounds = append(bounds, entryKey(nil, lg.num, i, 0)[:14])
+	}
+	bounds = append(bounds, entriesEnd(lg.num))
+	nseg := len(bounds) - 1
+	nreaders := min(runtime.GOMAXPROCS(0), verifyMaxReaders)
+	if opts.readers > 0 {
+		nreaders = opts.readers
+	}
+	readers := make([]*verifyReader, min(nreaders, nseg))
+	readErrs := make([]error, len(readers))
+	perSegment := int((segment + uint64(batchLen) - 1) / uint64(batchLen))
 	stop := make(chan struct{})
-	batches := make(chan []verifyRecord, 8)
-	free := make(chan []verifyRecord, 10) // batches handed back for reuse
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(batches)
-		readErr <- readVerifyRecords(ctx, iter, batches, free, stop)
-	}()
-	defer func() {
+	// A batch is in work from before it is sent on out until a hasher takes
+	// it, so work holds all that can be out (and the one being sent).
+	work := make(chan *verifyBatchOf, len(readers)*(2*perSegment+3))
+	nhashers := min(runtime.GOMAXPROCS(0), verifyMaxReaders)
+	if opts.hashers > 0 {
+		nhashers = opts.hashers
+	}
+	var hwg sync.WaitGroup
+	for range nhashers {
+		hwg.Add(1)
+		go func() {
+			defer hwg.Done()
+			var ra receivedAtCache
+			for b := range work {
+				b.hash(&ra)
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for w := range readers {
+		r := &verifyReader{
+			out:      make(chan *verifyBatchOf, 2*perSegment+2),
+			work:     work,
+			free:     make(chan *verifyBatchOf, 2*perSegment+4),
+			batchLen: batchLen,
+		}
+		readers[w] = r
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			readErrs[w] = r.run(ctx, snap, bounds, w, len(readers), stop)
+		}()
+	}
+	// The readers must stop before the snapshot closes.
+	shutdown := sync.OnceFunc(func() {
 		close(stop)
-		for range batches { // let the reader finish before iter closes
-		}
-	}()
-	for batch := range batches {
-		for i := range batch {
-			r := &batch[i]
-			for _, n := range r.notes {
-				rep.add(max(expect, n.Index), "%s", n.Problem)
+		wg.Wait()
+		close(work)
+		hwg.Wait()
+	})
+	defer shutdown()
+	for s := 0; s < nseg; s++ {
+		rd := readers[s%len(readers)]
+		for end := false; !end; {
+			batch, ok := <-rd.out
+			if !ok { // the reader failed
+				shutdown()
+				err := errors.Join(readErrs...)
+				if err == nil {
+					err = errors.New("a reader stopped early")
+				}
+				return nil, fmt.Errorf("couldn't read log %q: %w", logID, err)
 			}
-			if r.key == nil { // notes only
-				continue
-			}
-			for _, t := range r.tiles {
-				storedTls[t.level] = t.hashes
-			}
-			idx := r.idx
-			if idx < expect {
-				rep.add(idx, "entry is out of order")
-				continue
-			}
-			for ; expect < idx; expect++ {
-				rep.add(expect, "entry is missing")
-				// The tree cannot be replayed across a gap; keep checking the
-				// chain links and leaf hashes that follow.
-			}
-			if !r.hasH {
-				rep.add(idx, "hash record is missing")
+			end = batch.end
+			<-batch.done
+			for i := range batch.recs {
+				r := &batch.recs[i]
+				for _, n := range r.notes {
+					rep.add(max(expect, n.Index), "%s", n.Problem)
+				}
+				if !r.entry { // notes only
+					continue
+				}
+				for _, t := range r.tiles {
+					tree.storedTile(t.level, batch.arena[t.hashes[0]:t.hashes[1]])
+				}
+				idx := r.idx
+				if idx < expect {
+					rep.add(idx, "entry is out of order")
+					continue
+				}
+				for ; expect < idx; expect++ {
+					rep.add(expect, "entry is missing")
+					// The tree cannot be replayed across a gap; keep checking the
+					// chain links and leaf hashes that follow.
+				}
+				if !r.hasH {
+					rep.add(idx, "hash record is missing")
+					expect = idx + 1
+					continue
+				}
+				if r.hErr != nil {
+					rep.add(idx, "hash record is malformed: %v", r.hErr)
+					expect = idx + 1
+					continue
+				}
+				rec := &r.rec
+				leafHash := &rec.leafHash
+				switch {
+				case !r.hasP:
+					rep.add(idx, "payload is missing")
+				case r.leafHash != rec.leafHash:
+					rep.add(idx, "payload does not match its leaf hash")
+					leafHash = &r.leafHash
+				case !r.raOK:
+					// Readers serve received_at from the hash record: it must be
+					// the one the leaf (which the hash covers) holds.
+					rep.add(idx, "received_at in the hash record differs from the entry's")
+				}
+				// The reader hashed the link from the entry before in its
+				// segment; that is the one to check when it is ours.
+				want := &r.link
+				if !r.hasLink || r.linkFrom != chain {
+					l := proofs.ChainHash(chain, rec.leafHash)
+					want = &l
+				}
+				if *want != rec.chainHash {
+					rep.add(idx, "chain hash does not follow from the previous entry")
+				}
+				if rec.receivedAt < prevRA {
+					rep.add(idx, "received_at goes backwards")
+				}
+				prevRA = rec.receivedAt
+				chain = rec.chainHash
+				if tree.end == idx {
+					tree.append(leafHash)
+					checkCheckpoints(idx + 1)
+				}
 				expect = idx + 1
-				continue
+				if opts.Progress != nil && expect%65536 == 0 {
+					opts.Progress(expect, total)
+				}
 			}
-			if r.hErr != nil {
-				rep.add(idx, "hash record is malformed: %v", r.hErr)
-				expect = idx + 1
-				continue
+			select {
+			case rd.free <- batch:
+			default:
 			}
-			rec := r.rec
-			leafHash := rec.leafHash
-			switch {
-			case !r.hasP:
-				rep.add(idx, "payload is missing")
-			case r.leafHash != rec.leafHash:
-				rep.add(idx, "payload does not match its leaf hash")
-				leafHash = r.leafHash
-			case !r.raOK:
-				// Readers serve received_at from the hash record: it must be
-				// the one the leaf (which the hash covers) holds.
-				rep.add(idx, "received_at in the hash record differs from the entry's")
-			}
-			if want := proofs.ChainHash(chain, rec.leafHash); want != rec.chainHash {
-				rep.add(idx, "chain hash does not follow from the previous entry")
-			}
-			if rec.receivedAt < prevRA {
-				rep.add(idx, "received_at goes backwards")
-			}
-			prevRA = rec.receivedAt
-			chain = rec.chainHash
-			if rng.End() == idx {
-				rng.Append(leafHash[:], visit)
-				checkCheckpoints(idx + 1)
-			}
-			expect = idx + 1
-			if opts.Progress != nil && expect%65536 == 0 {
-				opts.Progress(expect, total)
-			}
-		}
-		select {
-		case free <- batch[:0]:
-		default:
 		}
 	}
-	if err := <-readErr; err != nil {
+	shutdown()
+	if err := errors.Join(readErrs...); err != nil {
 		return nil, fmt.Errorf("couldn't read log %q: %w", logID, err)
 	}
 	rep.Size = expect
 	rep.ChainHead = chain
-	rep.Root = proofs.EmptyRoot
-	if rng.End() > 0 {
-		r, _ := rng.GetRootHash(nil)
-		copy(rep.Root[:], r)
-	}
+	rep.Root = tree.root()
 	for ; cpi < len(cps); cpi++ {
 		if cps[cpi].Size > rep.Size {
 			rep.add(rep.Size, "checkpoint at size %d covers more entries than the log holds (%d): entries were rolled back", cps[cpi].Size, rep.Size)
@@ -306,134 +340,4 @@ func (l *Ledger) verifyCheckpointNotes(snap *pebble.Snapshot, lg *logHandle, rep
 	}
 	sort.Slice(cps, func(i, j int) bool { return cps[i].Size < cps[j].Size })
 	return cps, nil
-}
-
-// receivedAtCache keeps the last received_at member formatted.
-type receivedAtCache struct {
-	nanos int64
-	field []byte
-}
-
-func (c *receivedAtCache) of(nanos int64) []byte {
-	if c.field == nil || c.nanos != nanos {
-		c.nanos, c.field = nanos, receivedAtField(nanos)
-	}
-	return c.field
-}
-
-// receivedAtField is the received_at member as the leaf writes it.
-func receivedAtField(nanos int64) []byte {
-	b := append(make([]byte, 0, 48), `"received_at":"`...)
-	b = time.Unix(0, nanos).UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// verifyRecord is one entry's records as the reader stage of Verify found
-// them, with its payload already hashed.
-type verifyRecord struct {
-	key      []byte // non-nil for an entry; nil for a record of notes only
-	idx      uint64
-	hasH     bool
-	rec      hashRecord
-	hErr     error
-	hasP     bool
-	leafHash proofs.Hash // of the payload, when hasP
-	raOK     bool        // the payload holds rec's received_at
-	tiles    []verifyTile
-	notes    []Problem // keys the reader could not place; Index is a lower bound
-}
-
-type verifyTile struct {
-	level  uint64
-	hashes []byte
-}
-
-// verifyBatch is how many entries the reader hands over at once.
-const verifyBatch = 512
-
-// readVerifyRecords reads the E range in key order, groups each index's
-// records, hashes the payloads and checks their received_at, and sends the
-// records in batches, until the range ends, stop closes or ctx is done.
-func readVerifyRecords(ctx context.Context, iter *pebble.Iterator, out chan<- []verifyRecord, free <-chan []verifyRecord, stop <-chan struct{}) error {
-	var (
-		batch   = make([]verifyRecord, 0, verifyBatch)
-		cur     *verifyRecord
-		payload []byte // with one leading byte for the leaf hash prefix
-		raField receivedAtCache
-	)
-	send := func() bool {
-		if len(batch) == 0 {
-			return true
-		}
-		select {
-		case out <- batch:
-			select {
-			case batch = <-free:
-			default:
-				batch = make([]verifyRecord, 0, verifyBatch)
-			}
-			return true
-		case <-stop:
-			return false
-		}
-	}
-	finish := func() {
-		if cur == nil || cur.key == nil {
-			return
-		}
-		if cur.hasP {
-			// payload[0] is room for the RFC 6962 prefix byte.
-			cur.leafHash = proofs.LeafHashPrefixed(payload)
-			cur.raOK = cur.hasH && cur.hErr == nil && bytes.Contains(payload, raField.of(cur.rec.receivedAt))
-		}
-	}
-	n := 0
-	for iter.First(); iter.Valid(); iter.Next() {
-		idx, kind, ok := parseEntryKey(iter.Key())
-		if !ok || cur == nil || cur.key == nil || idx != cur.idx {
-			finish()
-			if len(batch) == cap(batch) {
-				if !send() {
-					return nil
-				}
-			}
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			batch = append(batch, verifyRecord{})
-			cur = &batch[len(batch)-1]
-			if ok {
-				cur.key, cur.idx = []byte{}, idx
-			}
-		}
-		if !ok {
-			cur.notes = append(cur.notes, Problem{Problem: fmt.Sprintf("unknown key %x", iter.Key())})
-			continue
-		}
-		switch kind {
-		case kindHashes:
-			cur.hasH = true
-			cur.rec, cur.hErr = parseHashRecord(iter.Value())
-		case kindPayload:
-			payload = append(append(payload[:0], 0), iter.Value()...)
-			cur.hasP = true
-		case kindTile:
-			k := iter.Key()
-			if len(k) != 16 {
-				cur.notes = append(cur.notes, Problem{Index: idx, Problem: fmt.Sprintf("malformed tile key %x", k)})
-				continue
-			}
-			cur.tiles = append(cur.tiles, verifyTile{uint64(k[15]), append([]byte(nil), iter.Value()...)})
-		default:
-			cur.notes = append(cur.notes, Problem{Index: idx, Problem: fmt.Sprintf("unknown record kind %q", kind)})
-		}
-	}
-	finish()
-	if err := iter.Error(); err != nil {
-		return err
-	}
-	send()
-	return nil
 }
