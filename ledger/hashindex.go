@@ -176,6 +176,7 @@ func (l *Ledger) resetLogIndex(lg *logHandle, why string) error {
 		return fmt.Errorf("couldn't reset the indexes of log %q: %w", lg.id, err)
 	}
 	lg.indexed.Store(0)
+	lg.fresh.clear()
 	return nil
 }
 
@@ -250,10 +251,20 @@ func (l *Ledger) indexLog(lg *logHandle) error {
 			last  proofs.Hash
 			bound bool
 		)
-		err := l.scanEntryRecords(lg, from, to, func(idx uint64, rec hashRecord, leaf []byte) error {
-			last, bound = rec.chainHash, idx == to-1
-			return w.add(idx, rec, leaf)
-		})
+		var err error
+		if fresh, ok := lg.fresh.take(from, to); ok {
+			for i, e := range fresh {
+				if err = w.add(from+uint64(i), e.rec, e.leaf); err != nil {
+					break
+				}
+			}
+			last, bound = fresh[len(fresh)-1].rec.chainHash, true
+		} else {
+			err = l.scanEntryRecords(lg, from, to, func(idx uint64, rec hashRecord, leaf []byte) error {
+				last, bound = rec.chainHash, idx == to-1
+				return w.add(idx, rec, leaf)
+			})
+		}
 		if err == nil {
 			err = w.finish()
 		}

@@ -99,6 +99,9 @@ type logHandle struct {
 	// indexed is the size up to which the leaf hash index holds this log;
 	// written by the indexer, read by IndexOf.
 	indexed atomic.Uint64
+	// fresh is the sequencer's hand-off of committed entries to the
+	// indexer (fresh.go).
+	fresh freshQueue
 
 	// cpMu guards cpWait; cp is the latest published checkpoint.
 	cp     atomic.Pointer[SignedCheckpoint]

@@ -55,6 +55,11 @@ type request struct {
 	result []Appended
 	err    error
 	done   chan struct{}
+
+	// The committed entries for the indexer's hand-off, from index first
+	// (sequencer only).
+	fresh []freshEntry
+	first uint64
 }
 
 // Append validates events, appends them to the log as contiguous entries in
@@ -310,6 +315,8 @@ func (l *Ledger) commit(reqs []*request) {
 		}
 		ra := time.Unix(0, r.receivedAt).UTC()
 		r.result = make([]Appended, len(r.events))
+		r.fresh = make([]freshEntry, 0, len(r.leaves))
+		r.first = s.size
 		for i, leaf := range r.leaves {
 			if leaf == nil {
 				r.result[i] = Appended{Skipped: true}
@@ -320,6 +327,7 @@ func (l *Ledger) commit(reqs []*request) {
 			s.chain = proofs.ChainHash(s.chain, h)
 			s.lastRA = r.receivedAt
 			rec := hashRecord{leafHash: h, chainHash: s.chain, receivedAt: r.receivedAt}
+			r.fresh = append(r.fresh, freshEntry{rec: rec, leaf: leaf})
 			key = entryKey(key[:0], lg.num, idx, kindHashes)
 			val = rec.appendTo(val[:0])
 			b.Set(key, val, nil)
@@ -361,6 +369,14 @@ func (l *Ledger) commit(reqs []*request) {
 			close(r.done)
 		}
 		return
+	}
+	// The indexer's hand-off, before the new sizes are published, so that
+	// the indexer finds in memory whatever a published size covers.
+	for _, r := range reqs {
+		if r.err == nil {
+			r.lg.fresh.push(r.first, r.fresh) // in queue order: indexes ascend
+		}
+		r.fresh = nil
 	}
 	for _, lg := range touched {
 		s := lg.seq

@@ -1,0 +1,96 @@
+package ledger
+
+import (
+	"sync"
+)
+
+// The sequencer hands each commit's entries to the indexer in memory, so
+// that the indexer need not read back from Pebble what was just written
+// (that read was about a sixth of the ingest's CPU). The hand-off is only a
+// shortcut: it holds at most freshMax entries per log, and whatever it
+// does not hold (dropped when full, or from before a restart) the indexer
+// reads from the store as before.
+
+// freshMax bounds the entries (and leaves) a log's hand-off holds.
+const freshMax = 4 * indexBatch
+
+// freshEntry is one committed entry, as the indexer needs it.
+type freshEntry struct {
+	rec  hashRecord
+	leaf []byte // the stored leaf; shared with the request, never changed
+}
+
+// freshQueue is one log's hand-off: runs of consecutive entries, oldest
+// first.
+type freshQueue struct {
+	mu   sync.Mutex
+	segs []freshSeg
+	n    int // entries in segs
+}
+
+type freshSeg struct {
+	first   uint64 // the index of entries[0]
+	entries []freshEntry
+}
+
+// push adds the committed entries first, first+1, …; called by the
+// sequencer after the commit that made them durable. When the queue is
+// full they are dropped, and the indexer reads them from the store.
+func (q *freshQueue) push(first uint64, entries []freshEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n+len(entries) > freshMax {
+		return
+	}
+	if k := len(q.segs) - 1; k >= 0 {
+		if s := &q.segs[k]; s.first+uint64(len(s.entries)) == first {
+			s.entries = append(s.entries, entries...)
+			q.n += len(entries)
+			return
+		}
+	}
+	q.segs = append(q.segs, freshSeg{first: first, entries: entries})
+	q.n += len(entries)
+}
+
+// take returns the entries [from, to) when the queue holds all of them,
+// and drops everything below to (or below from, when it does not).
+func (q *freshQueue) take(from, to uint64) ([]freshEntry, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	// Drop what lies wholly below from.
+	for len(q.segs) > 0 && q.segs[0].first+uint64(len(q.segs[0].entries)) <= from {
+		q.n -= len(q.segs[0].entries)
+		q.segs[0] = freshSeg{}
+		q.segs = q.segs[1:]
+	}
+	if len(q.segs) == 0 || q.segs[0].first > from {
+		return nil, false
+	}
+	s := &q.segs[0]
+	lo := from - s.first
+	if s.first+uint64(len(s.entries)) < to {
+		return nil, false // a gap: read [from, to) from the store
+	}
+	hi := to - s.first
+	out := s.entries[lo:hi:hi]
+	// Keep the rest of the run for the next take.
+	q.n -= int(hi)
+	s.entries = s.entries[hi:]
+	s.first = to
+	if len(s.entries) == 0 {
+		q.segs[0] = freshSeg{}
+		q.segs = q.segs[1:]
+	}
+	return out, true
+}
+
+// clear drops everything (the log's indexes are being rebuilt).
+func (q *freshQueue) clear() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.segs, q.n = nil, 0
+}
