@@ -57,7 +57,7 @@ const (
 
 	// indexFormat is the index store's layout version; a store of another
 	// version is emptied at open and rebuilt by the indexer.
-	indexFormat = 3
+	indexFormat = 4
 	// maxIndexValue is the longest value written to an index key.
 	maxIndexValue = 128
 	// zoneBlock is how many indexes one zone record covers.
@@ -68,6 +68,10 @@ const (
 // addresses each of them. A variable only so that tests can cross many
 // blocks with few entries (set before Open, never while a ledger is open).
 var postingBlock uint64 = 1 << 16
+
+// hashEpoch is how many indexes one leaf-hash key covers (offsets are
+// uint32s); a variable for the same reason as postingBlock.
+var hashEpoch uint64 = 1 << 20
 
 // indexFields maps the fields of Entry.IndexValues to their key byte.
 var indexFields = map[string]byte{
@@ -196,9 +200,9 @@ type blockPosts struct {
 
 // hashPosting is one entry of the leaf-hash lookup.
 type hashPosting struct {
-	blk    uint64
+	epoch  uint64
 	prefix [hashIndexLen]byte
-	off    uint16
+	off    uint32
 }
 
 func (l *Ledger) newIndexWriter(lg *logHandle, b *pebble.Batch) *indexWriter {
@@ -209,9 +213,9 @@ func (l *Ledger) newIndexWriter(lg *logHandle, b *pebble.Batch) *indexWriter {
 // payload this ledger can read (a damaged one is left to verify). Entries
 // must be added in ascending order.
 func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
-	blk, off := idx/postingBlock, uint16(idx%postingBlock)
-	hp := hashPosting{blk: blk, off: off}
+	hp := hashPosting{epoch: idx / hashEpoch, off: uint32(idx % hashEpoch)}
 	copy(hp.prefix[:], rec.leafHash[:])
+	blk, off := idx/postingBlock, uint16(idx%postingBlock)
 	w.hashes = append(w.hashes, hp)
 	if leaf == nil {
 		return nil
@@ -299,19 +303,18 @@ func (w *indexWriter) finish() error {
 		}
 	}
 	slices.SortStableFunc(w.hashes, func(a, b hashPosting) int {
-		if c := cmp.Compare(a.blk, b.blk); c != 0 {
+		if c := cmp.Compare(a.epoch, b.epoch); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.prefix[:], b.prefix[:])
 	})
 	var offs []byte
 	for i, h := range w.hashes {
-		offs = binary.BigEndian.AppendUint16(offs, h.off)
-		if i+1 < len(w.hashes) && w.hashes[i+1].blk == h.blk && w.hashes[i+1].prefix == h.prefix {
+		offs = binary.BigEndian.AppendUint32(offs, h.off)
+		if i+1 < len(w.hashes) && w.hashes[i+1].epoch == h.epoch && w.hashes[i+1].prefix == h.prefix {
 			continue
 		}
-		w.key = append(postingKey(w.key[:0], w.lg.num, h.blk, 0, "", false)[:13], h.prefix[:]...)
-		w.key[0] = indexHashes
+		w.key = indexHashKey(w.key[:0], w.lg.num, h.epoch, h.prefix[:])
 		if err := w.b.Merge(w.key, offs, nil); err != nil {
 			return err
 		}

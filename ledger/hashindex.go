@@ -21,15 +21,16 @@ import (
 // not in the commit: its keys are random, and in the main store they made
 // Pebble rewrite the entries over and over (docs/performance.md).
 //
-//	X <log#:4> <block:8> <leafhash[:8]>   the offsets in the posting block of the entries with that hash prefix (uint16s)
+//	X <log#:4> <epoch:8> <leafhash[:8]>   the offsets in the hash epoch of the entries with that hash prefix (uint32s)
 //	M <log#:4>                            indexed up to this size (uint64), and the chain hash there
 //
-// Like the field postings (fieldindex.go) the lookup is grouped by posting
-// block first, so that the indexer only ever writes at the end of the key
-// space, and each block's offsets are merge operands (indexMerger). A
-// lookup asks each block in turn (a Get, which the Bloom filters answer
-// without a read for the blocks that do not hold the hash) and checks each
-// candidate's hash record.
+// The lookup is grouped by hash epoch (hashEpoch = 2^20 consecutive
+// indexes) first: within the current epoch the keys are random, but Pebble
+// only ever rewrites that epoch's keys (at most ~2^20 of them), never the
+// older ones. Each key's offsets are merge operands (indexMerger). A lookup
+// asks each epoch in turn (a Get, which the Bloom filters answer without a
+// read for the epochs that do not hold the hash: 10 at 10 M entries) and
+// checks each candidate's hash record.
 //
 // A mark and the keys below it are written in one batch, so a crash (which
 // may lose the unflushed memtable, marks included) leaves the store
@@ -52,12 +53,13 @@ func indexMarkKey(num uint32) []byte {
 	return k
 }
 
-// indexHashKey appends the lookup key of leafHash in posting block blk.
-func indexHashKey(dst []byte, num uint32, blk uint64, leafHash proofs.Hash) []byte {
+// indexHashKey appends the lookup key of a leaf hash's first bytes in
+// hash epoch ep.
+func indexHashKey(dst []byte, num uint32, ep uint64, prefix []byte) []byte {
 	dst = append(dst, indexHashes, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(dst[len(dst)-4:], num)
-	dst = binary.BigEndian.AppendUint64(dst, blk)
-	return append(dst, leafHash[:hashIndexLen]...)
+	dst = binary.BigEndian.AppendUint64(dst, ep)
+	return append(dst, prefix[:hashIndexLen]...)
 }
 
 // openIndex opens (or creates) the index store.
@@ -380,8 +382,8 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 		mark = 0
 	}
 	var key []byte
-	for blk := uint64(0); blk*postingBlock < mark; blk++ {
-		key = indexHashKey(key[:0], lg.num, blk, h)
+	for ep := uint64(0); ep*hashEpoch < mark; ep++ {
+		key = indexHashKey(key[:0], lg.num, ep, h[:])
 		v, closer, err := l.index.Get(key)
 		if errors.Is(err, pebble.ErrNotFound) {
 			continue
@@ -391,8 +393,8 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 		}
 		offs := slices.Clone(v)
 		closer.Close()
-		for i := 0; i+1 < len(offs); i += 2 {
-			idx := blk*postingBlock + uint64(binary.BigEndian.Uint16(offs[i:]))
+		for i := 0; i+3 < len(offs); i += 4 {
+			idx := ep*hashEpoch + uint64(binary.BigEndian.Uint32(offs[i:]))
 			if idx >= mark {
 				break // ascending: the tail is scanned below
 			}

@@ -58,7 +58,8 @@ func checkIndexOf(t *testing.T, l *Ledger, id string) {
 
 func TestIndexOf(t *testing.T) {
 	defer func(b uint64) { postingBlock = b }(postingBlock)
-	postingBlock = 128 // 700 entries over six posting blocks
+	defer func(e uint64) { hashEpoch = e }(hashEpoch)
+	postingBlock, hashEpoch = 128, 256 // 700 entries over six posting blocks, three hash epochs
 	ctx := context.Background()
 	dir := t.TempDir()
 	l := openTest(t, dir)

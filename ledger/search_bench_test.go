@@ -302,3 +302,32 @@ func BenchmarkIndexer(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 }
+
+// BenchmarkIndexOf times the leaf hash → index lookup (proofs by hash) on
+// the search benchmark's log: a random entry's leaf hash each iteration,
+// p50 and p99. The lookup asks each posting block below the indexed mark
+// (decision 0006).
+func BenchmarkIndexOf(b *testing.B) {
+	l, n, _ := openSearchBench(b)
+	defer l.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	var lat []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		idx := uint64(r.IntN(n))
+		h, err := l.LeafHash(DefaultLogID, idx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		got, err := l.IndexOf(DefaultLogID, h)
+		lat = append(lat, time.Since(start))
+		if err != nil || got > idx {
+			b.Fatalf("IndexOf(entry %d's hash) = %d, %v", idx, got, err)
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
