@@ -21,7 +21,7 @@ import (
 // and under the same per-log mark (decision 0005):
 //
 //	P <log#:4> <block:8> <field:1> <value> 00 01   the block's postings of the value (uint16 offsets)
-//	C <log#:4> <field:1> <value> 00 01             how many postings the value has (uint64)
+//	C <log#:4> <field:1> <value> 00 01             how many postings the value has (uint64), and in which posting blocks (a bitmap)
 //	Z <log#:4> <zone:8>                            min and max query time of the zone's entries (int64 ns, 2×8)
 //	V                                              the index store's format version (uint32)
 //
@@ -57,7 +57,7 @@ const (
 
 	// indexFormat is the index store's layout version; a store of another
 	// version is emptied at open and rebuilt by the indexer.
-	indexFormat = 4
+	indexFormat = 5
 	// maxIndexValue is the longest value written to an index key.
 	maxIndexValue = 128
 	// zoneBlock is how many indexes one zone record covers.
@@ -283,7 +283,11 @@ func (w *indexWriter) finish() error {
 	for _, k := range keys {
 		vp := w.values[k]
 		w.key = append(fieldKey(w.key[:0], indexCounts, w.lg.num, 0, "", false)[:5], k...)
-		if err := w.b.Merge(w.key, binary.BigEndian.AppendUint64(nil, vp.n), nil); err != nil {
+		v := binary.BigEndian.AppendUint64(nil, vp.n)
+		for _, bp := range vp.lists {
+			v = setBlockBit(v, bp.blk)
+		}
+		if err := w.b.Merge(w.key, v, nil); err != nil {
 			return err
 		}
 		for _, bp := range vp.lists {
@@ -339,20 +343,41 @@ func (w *indexWriter) finish() error {
 	return nil
 }
 
-// indexUint64 reads a uint64 value of the index store; absent is 0.
-func (l *Ledger) indexUint64(key []byte) (uint64, error) {
+// A count value (C) is the number of postings of its value (uint64), then
+// a bitmap of the posting blocks that hold any: bit b%8 of byte 8+b/8 for
+// block b. A search asks only those blocks.
+
+// setBlockBit sets block blk's bit in count value v (at least 8 bytes).
+func setBlockBit(v []byte, blk uint64) []byte {
+	i := 8 + int(blk/8)
+	if len(v) <= i {
+		v = append(v, make([]byte, i+1-len(v))...)
+	}
+	v[i] |= 1 << (blk % 8)
+	return v
+}
+
+// decodeCount splits a count value; ok is false for a malformed one.
+func decodeCount(v []byte) (n uint64, blocks []byte, ok bool) {
+	if len(v) < 8 {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint64(v), v[8:], true
+}
+
+// indexCount reads a count value of the index store: the postings and a
+// copy of the block bitmap; absent is 0 and no blocks.
+func (l *Ledger) indexCount(key []byte) (uint64, []byte, error) {
 	v, closer, err := l.index.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("couldn't read the index store: %w", err)
+		return 0, nil, fmt.Errorf("couldn't read the index store: %w", err)
 	}
 	defer closer.Close()
-	if len(v) != 8 {
-		return 0, nil
-	}
-	return binary.BigEndian.Uint64(v), nil
+	n, blocks, _ := decodeCount(v)
+	return n, slices.Clone(blocks), nil
 }
 
 // IndexedSize returns the size up to which the index store covers the log:
@@ -366,11 +391,11 @@ func (l *Ledger) IndexedSize(logID string) (uint64, error) {
 	return min(lg.indexed.Load(), st.size), nil
 }
 
-// indexMerger is the index store's merge operator. It adds up the uint64
-// operands of a count key (C), and appends the operands of a posting key
+// indexMerger is the index store's merge operator. It adds up the counts
+// of a count key (C) and ORs their block bitmaps, and appends the operands of a posting key
 // (P) or a leaf-hash key (X) oldest first: the indexer writes each block's offsets in ascending
-// order, batch after batch, so the result stays sorted. A count operand of
-// another length counts 0 rather than fail a compaction.
+// order, batch after batch, so the result stays sorted. A count operand
+// shorter than 8 bytes counts 0 rather than fail a compaction.
 var indexMerger = &pebble.Merger{
 	Name: "auditledger.index.v2",
 	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
@@ -382,11 +407,23 @@ var indexMerger = &pebble.Merger{
 	},
 }
 
-type countMerge struct{ n uint64 }
+// countMerge adds up counts and ORs their block bitmaps.
+type countMerge struct {
+	n      uint64
+	blocks []byte
+}
 
 func (m *countMerge) MergeNewer(v []byte) error {
-	if len(v) == 8 {
-		m.n += binary.BigEndian.Uint64(v)
+	n, blocks, ok := decodeCount(v)
+	if !ok {
+		return nil
+	}
+	m.n += n
+	if len(m.blocks) < len(blocks) {
+		m.blocks = append(m.blocks, make([]byte, len(blocks)-len(m.blocks))...)
+	}
+	for i, b := range blocks {
+		m.blocks[i] |= b
 	}
 	return nil
 }
@@ -394,7 +431,7 @@ func (m *countMerge) MergeNewer(v []byte) error {
 func (m *countMerge) MergeOlder(v []byte) error { return m.MergeNewer(v) }
 
 func (m *countMerge) Finish(bool) ([]byte, io.Closer, error) {
-	return binary.BigEndian.AppendUint64(nil, m.n), nil, nil
+	return append(binary.BigEndian.AppendUint64(nil, m.n), m.blocks...), nil, nil
 }
 
 // appendMerge concatenates operands, oldest first. Operands are copied

@@ -438,12 +438,13 @@ func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool,
 				continue
 			}
 			seen[string(enc)] = true
-			n, err := l.indexUint64(fieldKey(nil, indexCounts, lg.num, fb, v, true))
+			n, blocks, err := l.indexCount(fieldKey(nil, indexCounts, lg.num, fb, v, true))
 			if err != nil {
 				return nil, 0, err
 			}
 			if n > 0 {
 				s.exact = append(s.exact, enc)
+				s.addBlocks(blocks)
 				total += n
 			}
 			continue
@@ -460,8 +461,9 @@ func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool,
 				it.Close()
 				return nil, 0, nil
 			}
-			if v := it.Value(); len(v) == 8 {
-				total += binary.BigEndian.Uint64(v)
+			if c, blocks, ok := decodeCount(it.Value()); ok {
+				total += c
+				s.addBlocks(blocks)
 			}
 		}
 		if err := it.Close(); err != nil {
@@ -488,11 +490,29 @@ type blockSource struct {
 	prefixes [][]byte // encoded prefixes: one key range per block each
 	desc     bool
 	last     uint64           // the last block below the mark
+	blocks   []byte           // the bitmap of the blocks that hold any of the values (decodeCount)
 	iter     *pebble.Iterator // for prefixes; opened on first use
 	key      []byte
 	blk      uint64
 	loaded   bool
 	offs     []uint16 // the block's offsets, ascending, distinct
+}
+
+// addBlocks adds a value's block bitmap to the source's.
+func (s *blockSource) addBlocks(b []byte) {
+	if len(s.blocks) < len(b) {
+		s.blocks = append(s.blocks, make([]byte, len(b)-len(s.blocks))...)
+	}
+	for i, x := range b {
+		s.blocks[i] |= x
+	}
+}
+
+// holds reports whether block blk may hold postings of the source's
+// values.
+func (s *blockSource) holds(blk uint64) bool {
+	i := blk / 8
+	return i < uint64(len(s.blocks)) && s.blocks[i]&(1<<(blk%8)) != 0
 }
 
 // load reads block blk's postings into s.offs.
@@ -549,6 +569,18 @@ func (s *blockSource) seek(x uint64) (uint64, bool, error) {
 				return 0, false, nil
 			}
 			blk, x = s.last, s.last*postingBlock+postingBlock-1
+		}
+		if !s.holds(blk) {
+			// None of the values is in this block: on to the next one that
+			// holds any, without reading.
+			if !s.desc {
+				x = (blk + 1) * postingBlock
+			} else if blk == 0 {
+				return 0, false, nil
+			} else {
+				x = blk*postingBlock - 1
+			}
+			continue
 		}
 		if !s.loaded || s.blk != blk {
 			if err := s.load(blk); err != nil {

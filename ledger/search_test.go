@@ -607,11 +607,15 @@ func TestIndexMergerAppendsInAgeOrder(t *testing.T) {
 			t.Fatalf("first operand %d: got %v, %v; want %v", first, got, err, want)
 		}
 	}
-	// Counts add up.
-	m, _ := indexMerger.Merge(fieldKey(nil, indexCounts, 1, 'c', "role", true), binary.BigEndian.AppendUint64(nil, 5))
-	m.MergeOlder(binary.BigEndian.AppendUint64(nil, 7))
-	m.MergeNewer([]byte{1}) // malformed: counts 0
-	if got, _, _ := m.Finish(true); binary.BigEndian.Uint64(got) != 12 {
-		t.Fatalf("count %d, want 12", binary.BigEndian.Uint64(got))
+	// Counts add up, and their block bitmaps are ORed.
+	m, _ := indexMerger.Merge(fieldKey(nil, indexCounts, 1, 'c', "role", true), setBlockBit(binary.BigEndian.AppendUint64(nil, 5), 3))
+	m.MergeOlder(setBlockBit(binary.BigEndian.AppendUint64(nil, 7), 17))
+	m.MergeNewer([]byte{1})                             // malformed: counts 0
+	m.MergeNewer(binary.BigEndian.AppendUint64(nil, 0)) // no bitmap
+	got, _, _ := m.Finish(true)
+	n, blocks, ok := decodeCount(got)
+	want = setBlockBit(setBlockBit(binary.BigEndian.AppendUint64(nil, 12), 3), 17)[8:]
+	if !ok || n != 12 || !bytes.Equal(blocks, want) {
+		t.Fatalf("count %d, blocks %08b; want 12, %08b", n, blocks, want)
 	}
 }
