@@ -32,9 +32,10 @@ import (
 // (index − block × postingBlock) of the entries that have the value, as
 // big-endian uint16s in ascending order; the indexer adds each batch's
 // offsets as a merge operand that indexMerger appends, so nothing is read
-// back. A search reads a value's postings one block at a time (a Get, which
-// the Bloom filters answer for the blocks where the value is absent), or,
-// for a prefix, the range of the block's keys that start with it.
+// back. A search reads a value's postings one block at a time, in the
+// blocks its count's bitmap names (a Get; the Bloom filters answer a miss
+// of the actor's other spelling without a read), or, for a prefix, the
+// range of the block's keys that start with it.
 //
 // <value> is the value of Entry.IndexValues, cut to maxIndexValue bytes,
 // with each 00 byte written 00 FF so that the 00 01 terminator sorts before
