@@ -6,7 +6,9 @@ import (
 
 // The sequencer hands each commit's entries to the indexer in memory, so
 // that the indexer need not read back from Pebble what was just written
-// (that read was about a sixth of the ingest's CPU). The hand-off is only a
+// (that read, out of the memtable or the block cache, was ~4 % of the
+// ingest's CPU in the profile of Append/batch=1024, and more once the
+// entries have left the memtable). The hand-off is only a
 // shortcut: it holds at most freshMax entries per log, and whatever it
 // does not hold (dropped when full, or from before a restart) the indexer
 // reads from the store as before.
