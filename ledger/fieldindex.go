@@ -202,7 +202,7 @@ type blockPosts struct {
 // hashPosting is one entry of the leaf-hash lookup.
 type hashPosting struct {
 	epoch  uint64
-	prefix [hashIndexLen]byte
+	prefix uint64 // the hash's first hashIndexLen (8) bytes, big-endian
 	off    uint32
 }
 
@@ -215,7 +215,7 @@ func (l *Ledger) newIndexWriter(lg *logHandle, b *pebble.Batch) *indexWriter {
 // must be added in ascending order.
 func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
 	hp := hashPosting{epoch: idx / hashEpoch, off: uint32(idx % hashEpoch)}
-	copy(hp.prefix[:], rec.leafHash[:])
+	hp.prefix = binary.BigEndian.Uint64(rec.leafHash[:hashIndexLen])
 	blk, off := idx/postingBlock, uint16(idx%postingBlock)
 	w.hashes = append(w.hashes, hp)
 	if leaf == nil {
@@ -307,11 +307,16 @@ func (w *indexWriter) finish() error {
 			return err
 		}
 	}
-	slices.SortStableFunc(w.hashes, func(a, b hashPosting) int {
+	// Offsets are unique, so this order is total: equal prefixes keep
+	// their offsets ascending, as the merger expects.
+	slices.SortFunc(w.hashes, func(a, b hashPosting) int {
 		if c := cmp.Compare(a.epoch, b.epoch); c != 0 {
 			return c
 		}
-		return bytes.Compare(a.prefix[:], b.prefix[:])
+		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.off, b.off)
 	})
 	var offs []byte
 	for i, h := range w.hashes {
@@ -319,7 +324,9 @@ func (w *indexWriter) finish() error {
 		if i+1 < len(w.hashes) && w.hashes[i+1].epoch == h.epoch && w.hashes[i+1].prefix == h.prefix {
 			continue
 		}
-		w.key = indexHashKey(w.key[:0], w.lg.num, h.epoch, h.prefix[:])
+		var prefix [hashIndexLen]byte
+		binary.BigEndian.PutUint64(prefix[:], h.prefix)
+		w.key = indexHashKey(w.key[:0], w.lg.num, h.epoch, prefix[:])
 		if err := w.b.Merge(w.key, offs, nil); err != nil {
 			return err
 		}
