@@ -16,7 +16,6 @@ package ledger
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -27,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditledger/auditledger/proofs"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -109,10 +107,10 @@ func openBenchPebble(b *testing.B, dir string) *pebble.DB {
 // The schema= variants write what the ledger writes, with none of its other
 // work, to split the cost of the key schema from the rest. Per entry, in the
 // sequencer's order: the hash record and the payload ("entries"; every 256th
-// entry also a level-0 tile), plus the random leaf-hash index key (X); and
-// once a second a signed checkpoint (S, ~250 B, its own synced write, as the
-// publisher does). "ledger" is all of it; "ledger-noX" and "ledger-noS" leave
-// one kind out.
+// entry also a level-0 tile); and once a second a signed checkpoint (S,
+// ~250 B, its own synced write, as the publisher does), in the same store
+// ("entries+S", the layout before the meta store) or in a second Pebble
+// store as the ledger now does ("ledger", meta.go).
 func BenchmarkRawPebble(b *testing.B) {
 	leaves, mean := benchLeaves(b, 8192)
 	hashes := make([][32]byte, len(leaves))
@@ -126,16 +124,20 @@ func BenchmarkRawPebble(b *testing.B) {
 		batch  int
 	}{
 		{"", 100}, {"", 1024}, {"", 8192},
-		{"ledger", 1024}, {"ledger-noX", 1024}, {"ledger-noS", 1024}, {"entries", 1024},
+		{"entries", 1024}, {"entries+S", 1024}, {"ledger", 1024},
 	} {
 		name := fmt.Sprintf("batch=%d", c.batch)
 		if c.schema != "" {
 			name = fmt.Sprintf("schema=%s/batch=%d", c.schema, c.batch)
 		}
-		withX := c.schema == "ledger" || c.schema == "ledger-noS"
-		withS := c.schema == "ledger" || c.schema == "ledger-noX"
+		withS := c.schema == "entries+S" || c.schema == "ledger"
 		b.Run(name, func(b *testing.B) {
 			db := openBenchPebble(b, b.TempDir())
+			sdb := db
+			if c.schema == "ledger" {
+				sdb = openBenchPebble(b, b.TempDir())
+				defer sdb.Close()
+			}
 			before := db.Metrics()
 			b.SetBytes(mean)
 			b.ResetTimer()
@@ -156,10 +158,6 @@ func BenchmarkRawPebble(b *testing.B) {
 					bt.Set(key, val, nil)
 					key = entryKey(key[:0], 1, uint64(j), kindPayload)
 					bt.Set(key, leaves[k], nil)
-					if withX {
-						key = hashIndexKey(key[:0], 1, hashes[k], uint64(j))
-						bt.Set(key, nil, nil)
-					}
 					if j%256 == 255 {
 						bt.Set(tileKey(1, 0, uint64(j/256)), tile, nil)
 					}
@@ -170,7 +168,7 @@ func BenchmarkRawPebble(b *testing.B) {
 				bt.Close()
 				if withS && time.Since(lastS) >= time.Second {
 					lastS = time.Now()
-					if err := db.Set(checkpointKey(1, uint64(min(i+c.batch, b.N))), note, pebble.Sync); err != nil {
+					if err := sdb.Set(checkpointKey(1, uint64(min(i+c.batch, b.N))), note, pebble.Sync); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -486,12 +484,3 @@ func BenchmarkVerify(b *testing.B) {
 
 // benchLogger drops the ledger's and Pebble's logs.
 func benchLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// hashIndexKey is the key the leaf hash index had in the main store, for
-// the raw-schema benchmark that shows what it cost there.
-func hashIndexKey(dst []byte, num uint32, leafHash proofs.Hash, index uint64) []byte {
-	dst = append(dst, prefixLog, 0, 0, 0, 0, 'X')
-	binary.BigEndian.PutUint32(dst[len(dst)-5:], num)
-	dst = append(dst, leafHash[:hashIndexLen]...)
-	return binary.BigEndian.AppendUint64(dst, index)
-}

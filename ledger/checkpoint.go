@@ -37,7 +37,7 @@ func (l *Ledger) signCheckpoint(lg *logHandle) (*SignedCheckpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := l.db.Set(checkpointKey(lg.num, c.Size), msg, pebble.Sync); err != nil {
+	if err := l.meta.Set(checkpointKey(lg.num, c.Size), msg, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("couldn't store checkpoint %d of log %q: %w", c.Size, lg.id, err)
 	}
 	sc := &SignedCheckpoint{Checkpoint: c, Note: msg, At: l.cfg.Now()}
@@ -87,7 +87,7 @@ func (l *Ledger) loadCheckpoint(lg *logHandle) error {
 }
 
 func (l *Ledger) latestStoredCheckpoint(lg *logHandle) (*SignedCheckpoint, error) {
-	iter, err := l.db.NewIter(&pebble.IterOptions{
+	iter, err := l.meta.NewIter(&pebble.IterOptions{
 		LowerBound: checkpointKey(lg.num, 0),
 		UpperBound: append(logPrefix(lg.num), logSigned+1),
 	})
@@ -146,7 +146,7 @@ func (l *Ledger) CheckpointAt(logID string, size uint64) (*SignedCheckpoint, err
 	if err != nil {
 		return nil, err
 	}
-	v, closer, err := l.db.Get(checkpointKey(lg.num, size))
+	v, closer, err := l.meta.Get(checkpointKey(lg.num, size))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("checkpoint at size %d: %w", size, ErrNotFound)
 	}

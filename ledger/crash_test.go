@@ -535,7 +535,7 @@ func storedCheckpoints(t *testing.T, l *Ledger, id string) map[uint64][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iter, err := l.DB().NewIter(&pebble.IterOptions{
+	iter, err := l.MetaDB().NewIter(&pebble.IterOptions{
 		LowerBound: checkpointKey(lg.num, 0),
 		UpperBound: append(logPrefix(lg.num), logSigned+1),
 	})

@@ -175,6 +175,7 @@ type Ledger struct {
 	failed  atomic.Pointer[error] // set once, when a commit fails
 	grew    chan struct{}         // sequencer → publisher: some log grew (buffer 1)
 	index   *pebble.DB            // the leaf hash index store (hashindex.go); nil read-only
+	meta    *pebble.DB            // checkpoints and cosignatures (meta.go); db itself read-only on an older directory
 	idxWake chan struct{}         // sequencer → indexer: some log grew (buffer 1)
 	idxStop chan struct{}
 	idxDone chan struct{}
@@ -232,9 +233,14 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		seqDone:  make(chan struct{}),
 		pubDone:  make(chan struct{}),
 	}
+	if err := l.openMeta(); err != nil {
+		db.Close()
+		cache.Unref()
+		return nil, err
+	}
 	if !cfg.ReadOnly {
 		if err := l.openIndex(); err != nil {
-			db.Close()
+			l.closeStores()
 			return nil, err
 		}
 	}
@@ -299,8 +305,8 @@ func (l *Ledger) Close() error {
 	return l.closeErr
 }
 
-// closeStores closes the index store (flushed first: it has no WAL) and the
-// main store.
+// closeStores closes the index store (flushed first: it has no WAL), the meta
+// store and the main store.
 func (l *Ledger) closeStores() error {
 	var errs []error
 	if l.index != nil {
@@ -309,6 +315,11 @@ func (l *Ledger) closeStores() error {
 		}
 		if err := l.index.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("couldn't close the index store: %w", err))
+		}
+	}
+	if l.meta != nil && l.meta != l.db {
+		if err := l.meta.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("couldn't close the meta store: %w", err))
 		}
 	}
 	if err := l.db.Close(); err != nil {
@@ -345,6 +356,10 @@ func (l *Ledger) Healthy() error {
 // DB returns the underlying Pebble database, for metrics and for tests that
 // tamper with stored bytes.
 func (l *Ledger) DB() *pebble.DB { return l.db }
+
+// MetaDB returns the Pebble database that holds the checkpoints and witness
+// cosignatures (meta.go), for tests that tamper with them.
+func (l *Ledger) MetaDB() *pebble.DB { return l.meta }
 
 // quietLogger sends Pebble's informational chatter to slog at debug level.
 type quietLogger struct{ l *slog.Logger }

@@ -17,7 +17,9 @@ import (
 //	L <log#:4> E <index:8> t <L:1>    the full hash tile (L, N) whose last leaf is index
 //	L <log#:4> I <sha256(idempotency key)>  the first answer of an idempotent append (JSON)
 //	L <log#:4> R <ref:8> <index:8>    entry index annotates entry ref (empty value)
-//	L <log#:4> S <size:8>             the checkpoint note signed at that size
+//
+// Checkpoints (L <log#:4> S <size:8>) and witness cosignatures (L <log#:4> W …)
+// have the same shape of key but live in the meta store (meta.go).
 //
 // Index-major: everything one append writes for entry i (its hashes, its
 // payload, the tiles it completes) sits under "L n E i", so one commit's keys
@@ -27,8 +29,11 @@ import (
 // the E range is ever overwritten. The log's head (size, chain head, last
 // received_at) is the last E…h record; partial tiles are rebuilt from the h
 // records and the full tiles below them at open, and held in memory after.
-// Checkpoints sort after the entries. The leaf hash → index lookup, random
-// by nature, is not here: it lives in its own store (hashindex.go).
+// Keys written apart from the entries would break that run: checkpoints and
+// cosignatures live in the meta store (meta.go), and the leaf hash → index
+// lookup, random by nature, in the index store (hashindex.go). Idempotency
+// records and annotation refs still do break it, in the commits that write
+// them (decision 0008).
 const (
 	prefixGlobal = 'G'
 	prefixLog    = 'L'

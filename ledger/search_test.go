@@ -545,7 +545,7 @@ func TestIndexBoundToItsLog(t *testing.T) {
 			build(a, c.nA, "user")
 			build(b, c.nB, "device")
 			// a's index store beside b's entries and keys.
-			for _, sub := range []string{"db", "keys"} {
+			for _, sub := range []string{"db", "meta", "keys"} {
 				if err := os.RemoveAll(filepath.Join(a, sub)); err != nil {
 					t.Fatal(err)
 				}

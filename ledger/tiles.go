@@ -124,7 +124,7 @@ func (l *Ledger) partialPublished(lg *logHandle, level uint, index uint64, width
 	if sc := lg.cp.Load(); sc != nil && sc.Size >= lo && sc.Size < hi {
 		return true, nil
 	}
-	iter, err := l.db.NewIter(&pebble.IterOptions{
+	iter, err := l.meta.NewIter(&pebble.IterOptions{
 		LowerBound: checkpointKey(lg.num, lo),
 		UpperBound: checkpointKey(lg.num, hi),
 	})

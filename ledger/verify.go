@@ -67,7 +67,7 @@ type VerifyOptions struct {
 // from the stored payload, the hash chain and the Merkle tree, and compares
 // them with the stored hash records, the stored tiles and every stored
 // checkpoint (whose signatures it checks with the log's key). It reads one
-// Pebble snapshot, so it may run beside appends. Problems are reported by
+// Pebble snapshot of each store, so it may run beside appends. Problems are reported by
 // index; the error is only for I/O failures.
 func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (*VerifyReport, error) {
 	release, err := l.enter()
@@ -82,11 +82,16 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	// The committed state is read before the snapshot is taken, so every
 	// entry it counts is in the snapshot; appends may add more after it.
 	committed := lg.state.Load()
+	// The checkpoints' snapshot is taken before the entries' one: a
+	// checkpoint is stored only after the entries it covers are committed,
+	// so every checkpoint read has its entries in snap.
+	cpSnap := l.meta.NewSnapshot()
+	defer cpSnap.Close()
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
 	rep := &VerifyReport{Log: logID}
 
-	cps, err := l.verifyCheckpointNotes(snap, lg, rep)
+	cps, err := l.verifyCheckpointNotes(cpSnap, lg, rep)
 	if err != nil {
 		return nil, err
 	}

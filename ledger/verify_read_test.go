@@ -89,6 +89,7 @@ func TestVerifySegments(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
+			fx.meta = l.MetaDB()
 			tc.tamper(t, fx, l.DB())
 			// The default segment holds the whole log: one reader, one scan.
 			want, err := l.Verify(ctx, "audited", VerifyOptions{})

@@ -34,6 +34,7 @@ type tamperFixture struct {
 	num      uint32        // log number of "audited"
 	verifier note.Verifier // the key of "audited"
 	signer   note.Signer
+	meta     *pebble.DB // the open ledger's meta store, where checkpoints are
 }
 
 func tamperConfig(fs vfs.FS, readOnly bool) Config {
@@ -171,9 +172,9 @@ func swapValues(t *testing.T, db *pebble.DB, a, b []byte) {
 }
 
 // checkpoint returns the stored checkpoint at size, opened with the log's key.
-func (fx *tamperFixture) checkpoint(t *testing.T, db *pebble.DB, size uint64) proofs.Checkpoint {
+func (fx *tamperFixture) checkpoint(t *testing.T, size uint64) proofs.Checkpoint {
 	t.Helper()
-	c, _, err := proofs.OpenCheckpoint(mustGet(t, db, checkpointKey(fx.num, size)), fx.verifier)
+	c, _, err := proofs.OpenCheckpoint(mustGet(t, fx.meta, checkpointKey(fx.num, size)), fx.verifier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,22 +183,22 @@ func (fx *tamperFixture) checkpoint(t *testing.T, db *pebble.DB, size uint64) pr
 
 // resign stores, at size, the checkpoint change makes of the one stored
 // there, signed with the log's own key: a lie the key holder tells.
-func (fx *tamperFixture) resign(t *testing.T, db *pebble.DB, size uint64, change func(*proofs.Checkpoint)) {
+func (fx *tamperFixture) resign(t *testing.T, size uint64, change func(*proofs.Checkpoint)) {
 	t.Helper()
-	c := fx.checkpoint(t, db, size)
+	c := fx.checkpoint(t, size)
 	change(&c)
 	msg, err := proofs.SignCheckpoint(c, fx.signer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustSet(t, db, checkpointKey(fx.num, size), msg)
+	mustSet(t, fx.meta, checkpointKey(fx.num, size), msg)
 }
 
 // breakSignature flips a bit of the signature (not the key id) of the
 // checkpoint stored at size.
-func (fx *tamperFixture) breakSignature(t *testing.T, db *pebble.DB, size uint64) {
+func (fx *tamperFixture) breakSignature(t *testing.T, size uint64) {
 	t.Helper()
-	msg := mustGet(t, db, checkpointKey(fx.num, size))
+	msg := mustGet(t, fx.meta, checkpointKey(fx.num, size))
 	i := bytes.LastIndex(msg, []byte("\n— "))
 	line := strings.TrimSuffix(string(msg[i+1:]), "\n")
 	fields := strings.Fields(line)
@@ -211,7 +212,7 @@ func (fx *tamperFixture) breakSignature(t *testing.T, db *pebble.DB, size uint64
 	if _, _, err := proofs.OpenCheckpoint(out, fx.verifier); err == nil {
 		t.Fatal("the checkpoint still verifies")
 	}
-	mustSet(t, db, checkpointKey(fx.num, size), out)
+	mustSet(t, fx.meta, checkpointKey(fx.num, size), out)
 }
 
 // rollBack deletes every record of the entries from index on, leaving the
@@ -297,7 +298,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "checkpoint_signature_broken",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.breakSignature(t, db, 256)
+			fx.breakSignature(t, 256)
 		},
 		want: []uint64{255},
 		text: "checkpoint at size 256",
@@ -305,10 +306,10 @@ var tamperCases = []tamperCase{
 	{
 		name: "checkpoint_text_changed",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			msg := mustGet(t, db, checkpointKey(fx.num, 300))
+			msg := mustGet(t, fx.meta, checkpointKey(fx.num, 300))
 			i := bytes.Index(msg, []byte("\n300\n"))
 			msg[i+1] = '4' // the size line now says 400
-			mustSet(t, db, checkpointKey(fx.num, 300), msg)
+			mustSet(t, fx.meta, checkpointKey(fx.num, 300), msg)
 		},
 		want: []uint64{299},
 		text: "checkpoint at size 300",
@@ -316,7 +317,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "checkpoint_root_wrong",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.resign(t, db, 300, func(c *proofs.Checkpoint) { c.Root[7] ^= 0x80 })
+			fx.resign(t, 300, func(c *proofs.Checkpoint) { c.Root[7] ^= 0x80 })
 		},
 		want: []uint64{299},
 		text: "root",
@@ -324,7 +325,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "checkpoint_chain_wrong",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.resign(t, db, 100, func(c *proofs.Checkpoint) { c.Chain[0] ^= 0x80 })
+			fx.resign(t, 100, func(c *proofs.Checkpoint) { c.Chain[0] ^= 0x80 })
 		},
 		want: []uint64{99},
 		text: "chain",
@@ -332,7 +333,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "latest_checkpoint_root_wrong",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.resign(t, db, tamperSize, func(c *proofs.Checkpoint) { c.Root[31] ^= 0x01 })
+			fx.resign(t, tamperSize, func(c *proofs.Checkpoint) { c.Root[31] ^= 0x01 })
 		},
 		want: []uint64{tamperSize - 1},
 		text: "root",
@@ -340,7 +341,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "empty_checkpoint_root_wrong",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.resign(t, db, 0, func(c *proofs.Checkpoint) { c.Root[0] ^= 0x01 })
+			fx.resign(t, 0, func(c *proofs.Checkpoint) { c.Root[0] ^= 0x01 })
 		},
 		want: []uint64{0},
 		text: "root",
@@ -479,7 +480,7 @@ func TestVerifyUntouched(t *testing.T) {
 		if !rep.OK || len(rep.Problems) != 0 || rep.Size != tamperSize || rep.Checkpoints != len(tamperCheckpoints) {
 			t.Fatalf("read-only %v: %+v", readOnly, rep)
 		}
-		c, _, err := proofs.OpenCheckpoint(mustGet(t, l.DB(), checkpointKey(fx.num, tamperSize)), fx.verifier)
+		c, _, err := proofs.OpenCheckpoint(mustGet(t, l.MetaDB(), checkpointKey(fx.num, tamperSize)), fx.verifier)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -506,6 +507,7 @@ func TestTamperVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			fx.meta = l.MetaDB()
 			tc.tamper(t, fx, l.DB())
 			t.Run("live", func(t *testing.T) {
 				rep, err := l.Verify(ctx, "audited", VerifyOptions{})
@@ -545,13 +547,13 @@ func TestTamperOpenRefuses(t *testing.T) {
 		tamper func(t *testing.T, fx *tamperFixture, db *pebble.DB)
 	}{
 		{"checkpoint_root_wrong", func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.resign(t, db, tamperSize, func(c *proofs.Checkpoint) { c.Root[0] ^= 0x01 })
+			fx.resign(t, tamperSize, func(c *proofs.Checkpoint) { c.Root[0] ^= 0x01 })
 		}},
 		{"checkpoint_chain_wrong", func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.resign(t, db, tamperSize, func(c *proofs.Checkpoint) { c.Chain[0] ^= 0x01 })
+			fx.resign(t, tamperSize, func(c *proofs.Checkpoint) { c.Chain[0] ^= 0x01 })
 		}},
 		{"checkpoint_signature_broken", func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.breakSignature(t, db, tamperSize)
+			fx.breakSignature(t, tamperSize)
 		}},
 		{"tail_rolled_back", func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
 			fx.rollBack(t, db, tamperSize-1)
@@ -575,6 +577,7 @@ func TestTamperOpenRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			fx.meta = l.MetaDB()
 			tc.tamper(t, fx, l.DB())
 			if err := l.Close(); err != nil {
 				t.Fatal(err)

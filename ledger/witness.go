@@ -5,7 +5,7 @@ package ledger
 // learn of new checkpoints and settings. The pusher does the HTTP; this file
 // only checks and stores.
 //
-// Keys (schema.go has the rest):
+// Keys, in the meta store (meta.go):
 //
 //	L <log#:4> W c <size:8> <witness name>   the cosignature line(s) of that witness on checkpoint size
 //	L <log#:4> W s <witness name>            the largest checkpoint size that witness cosigned (uint64)
@@ -264,7 +264,7 @@ func (l *Ledger) loadWitnessState(lg *logHandle) error {
 	defer ws.mu.Unlock()
 	ws.cosigned = map[string]uint64{}
 	prefix := append(logPrefix(lg.num), logWitness, witnessSizeKey)
-	iter, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	iter, err := l.meta.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return fmt.Errorf("couldn't read the witness state of log %q: %w", lg.id, err)
 	}
@@ -305,7 +305,7 @@ func (l *Ledger) recomputeWitnessed(lg *logHandle) error {
 		names[w.Name] = true
 	}
 	prefix := append(logPrefix(lg.num), logWitness, witnessCosig)
-	iter, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	iter, err := l.meta.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return fmt.Errorf("couldn't read the cosignatures of log %q: %w", lg.id, err)
 	}
@@ -348,7 +348,7 @@ func prefixEnd(p []byte) []byte {
 // at size, ordered by witness name.
 func (l *Ledger) cosignatureLines(lg *logHandle, size uint64) ([]byte, error) {
 	prefix := cosigPrefix(lg.num, size)
-	iter, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	iter, err := l.meta.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the cosignatures of checkpoint %d: %w", size, err)
 	}
@@ -431,7 +431,7 @@ func (l *Ledger) AddCosignatures(logID string, size uint64, witnessName string, 
 	if err != nil {
 		return fmt.Errorf("couldn't load the key of witness %q: %w", w.Name, err)
 	}
-	msg, closer, err := l.db.Get(checkpointKey(lg.num, size))
+	msg, closer, err := l.meta.Get(checkpointKey(lg.num, size))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("checkpoint at size %d: %w", size, ErrNotFound)
 	}
@@ -466,7 +466,7 @@ func (l *Ledger) AddCosignatures(logID string, size uint64, witnessName string, 
 	ws := &lg.wit
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	b := l.db.NewBatch()
+	b := l.meta.NewBatch()
 	b.Set(cosigKey(lg.num, size, w.Name), keep, nil)
 	prev, had := ws.cosigned[w.Name]
 	if !had || size > prev {
