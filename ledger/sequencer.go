@@ -47,6 +47,7 @@ type request struct {
 
 	// Written by the caller before built is closed, read by the sequencer after.
 	leaves   [][]byte // nil for a skipped read-only event
+	fields   [][]byte // each leaf's indexed fields, for the indexer (appendIndexFields)
 	hashes   []proofs.Hash
 	buildErr error
 	built    chan struct{}
@@ -177,18 +178,27 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 	}
 }
 
-// build makes each event's leaf and leaf hash. A large call is built in
-// chunks on all cores (inChunks), each chunk into one buffer.
+// build makes each event's leaf and leaf hash, and what the indexer will
+// need of the entry (appendIndexFields), computed here from the event
+// rather than by the indexer from the leaf. A large call is built in
+// chunks on all cores (inChunks), each chunk into one buffer: each
+// event's leaf, with room for the leaf hash's prefix before it, then its
+// fields.
 func (r *request) build(verbose bool) {
 	ra := time.Unix(0, r.receivedAt).UTC()
 	r.leaves = make([][]byte, len(r.events))
+	r.fields = make([][]byte, len(r.events))
 	r.hashes = make([]proofs.Hash, len(r.events))
 	r.buildErr = inChunks(len(r.events), func(lo, hi int) error {
-		offs := make([]int, hi-lo+1)
-		buf := make([]byte, 0, 512*(hi-lo))
+		// offs[2k] is where event lo+k's leaf (with its prefix) starts,
+		// offs[2k+1] where its fields start, offs[2k+2] where they end.
+		offs := make([]int, 2*(hi-lo)+1)
+		buf := make([]byte, 0, 640*(hi-lo))
 		for i := lo; i < hi; i++ {
-			offs[i-lo] = len(buf)
+			k := 2 * (i - lo)
+			offs[k] = len(buf)
 			if r.events[i].ReadOnly && !verbose {
+				offs[k+1] = len(buf)
 				continue
 			}
 			en := Entry{V: 1, Log: r.lg.id, ReceivedAt: ra, Event: r.events[i]}
@@ -197,15 +207,19 @@ func (r *request) build(verbose bool) {
 			if buf, err = en.AppendLeaf(buf); err != nil {
 				return withPosition(err, i, len(r.events))
 			}
+			offs[k+1] = len(buf)
+			buf = appendIndexFields(buf, &r.events[i], r.receivedAt)
 		}
-		offs[hi-lo] = len(buf)
+		offs[2*(hi-lo)] = len(buf)
 		for i := lo; i < hi; i++ {
-			a, b := offs[i-lo], offs[i-lo+1]
+			k := 2 * (i - lo)
+			a, b, c := offs[k], offs[k+1], offs[k+2]
 			if a == b {
 				continue
 			}
 			r.hashes[i] = proofs.LeafHashPrefixed(buf[a:b])
-			r.leaves[i] = buf[a+1 : b]
+			r.leaves[i] = buf[a+1 : b : b]
+			r.fields[i] = buf[b:c:c]
 		}
 		return nil
 	})
@@ -327,7 +341,7 @@ func (l *Ledger) commit(reqs []*request) {
 			s.chain = proofs.ChainHash(s.chain, h)
 			s.lastRA = r.receivedAt
 			rec := hashRecord{leafHash: h, chainHash: s.chain, receivedAt: r.receivedAt}
-			r.fresh = append(r.fresh, freshEntry{rec: rec, leaf: leaf})
+			r.fresh = append(r.fresh, freshEntry{rec: rec, leaf: leaf, fields: r.fields[i]})
 			key = entryKey(key[:0], lg.num, idx, kindHashes)
 			val = rec.appendTo(val[:0])
 			b.Set(key, val, nil)
