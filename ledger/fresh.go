@@ -34,9 +34,10 @@ type freshEntry struct {
 // freshQueue is one log's hand-off: runs of consecutive entries, oldest
 // first.
 type freshQueue struct {
-	mu   sync.Mutex
-	segs []freshSeg
-	n    int // entries in segs
+	mu    sync.Mutex
+	segs  []freshSeg
+	n     int    // entries in segs
+	taken uint64 // entries handed to the indexer so far (tests read it)
 }
 
 type freshSeg struct {
@@ -88,6 +89,7 @@ func (q *freshQueue) take(from, to uint64) ([]freshEntry, bool) {
 	}
 	hi := to - s.first
 	out := s.entries[lo:hi:hi]
+	q.taken += to - from
 	// Keep the rest of the run for the next take.
 	q.n -= int(hi)
 	s.entries = s.entries[hi:]
