@@ -160,8 +160,12 @@ func buildFieldEvents() []Event {
 	}
 	add(func(ev *Event) { ev.Actor.Name = "Dave\x00Zero \"q\" \\ \n\r\t\b\f \x01\x1f é \u2028" })
 	add(func(ev *Event) { ev.Actor.ID, ev.Actor.Name = long+"1", long+"2" }) // one cut value
-	add(func(ev *Event) { ev.Actor.ID, ev.Actor.Name, ev.Actor.Email = "ann@example.com", "ann@example.com", "ANN@example.com" })
-	add(func(ev *Event) { ev.Target = &Target{Type: "user", ID: strings.Repeat("é", 500), Name: long + "\x00" + long} })
+	add(func(ev *Event) {
+		ev.Actor.ID, ev.Actor.Name, ev.Actor.Email = "ann@example.com", "ann@example.com", "ANN@example.com"
+	})
+	add(func(ev *Event) {
+		ev.Target = &Target{Type: "user", ID: strings.Repeat("é", 500), Name: long + "\x00" + long}
+	})
 	add(func(ev *Event) { ev.Action = "a:b:c"; ev.Category = "security" })
 	add(func(ev *Event) { ev.Action = "login"; ev.Category = "login"; ev.Target = nil; ev.IP = "" })
 	add(func(ev *Event) { ev.Action = "user:user"; ev.Category = "user" })
