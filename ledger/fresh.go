@@ -18,7 +18,7 @@ import (
 // does not hold (dropped when full, or from before a restart) the indexer
 // reads from the store as before.
 
-// freshMax bounds the entries (and leaves) a log's hand-off holds.
+// freshMax bounds the entries (with their leaves and fields) a log's hand-off holds.
 const freshMax = 4 * indexBatch
 
 // freshEntry is one committed entry, as the indexer needs it.
