@@ -13,12 +13,12 @@ import (
 // request.build while the event was still a struct (appendIndexFields),
 // so that the indexer need not parse the leaf again either (that parse,
 // leafIndexFields, was ~1 µs an entry, ~11 % of the same profile's CPU).
-// The hand-off is only a
-// shortcut: it holds at most freshMax entries per log, and whatever it
-// does not hold (dropped when full, or from before a restart) the indexer
-// reads from the store as before.
+// The hand-off is only a shortcut: it holds at most freshMax entries per
+// log, and whatever it does not hold (dropped when full, or from before a
+// restart) the indexer reads from the store, leaves and all, as before.
 
-// freshMax bounds the entries (with their leaves and fields) a log's hand-off holds.
+// freshMax bounds the entries (with their leaves and fields) a log's
+// hand-off holds.
 const freshMax = 4 * indexBatch
 
 // freshEntry is one committed entry, as the indexer needs it.
