@@ -49,9 +49,7 @@ func appendIndexFields(dst []byte, ev *Event, ra int64) []byte {
 		dst = appendIndexField(dst, 'u', a.ID)
 		dst = appendIndexField(dst, 'u', a.Name)
 		if a.Email != "" {
-			dst = append(dst, 'u')
-			dst = binary.AppendUvarint(dst, uint64(lowerLen(a.Email)))
-			dst = appendLower(dst, a.Email)
+			dst = appendLowerField(dst, 'u', a.Email)
 		}
 	}
 	if tg := ev.Target; tg != nil {
@@ -79,45 +77,46 @@ func appendIndexField(dst []byte, field byte, v string) []byte {
 	return append(dst, v...)
 }
 
-// appendLower appends strings.ToLower(s) to dst without allocating.
-func appendLower(dst []byte, s string) []byte {
-	if !isASCII(s) {
-		// strings.ToLower maps each rune with unicode.ToLower (an
-		// invalid byte becoming U+FFFD), as strings.Map does.
-		for _, r := range s {
-			dst = utf8.AppendRune(dst, unicode.ToLower(r))
+// appendLowerField is appendIndexField of strings.ToLower(v), v not empty.
+func appendLowerField(dst []byte, field byte, v string) []byte {
+	// Most emails are ASCII: copied, then lowercased in place in the
+	// same pass that finds out.
+	at := len(dst)
+	dst = appendIndexField(dst, field, v)
+	for i := len(dst) - len(v); i < len(dst); i++ {
+		c := dst[i]
+		if c >= utf8.RuneSelf {
+			// strings.ToLower maps each rune with unicode.ToLower (an
+			// invalid byte becoming U+FFFD), as strings.Map does; the
+			// length may change.
+			n := 0
+			for _, r := range v {
+				n += utf8.RuneLen(unicode.ToLower(r))
+			}
+			dst = append(dst[:at], field)
+			dst = binary.AppendUvarint(dst, uint64(n))
+			return appendLower(dst, v)
 		}
-		return dst
-	}
-	n := len(dst)
-	dst = append(dst, s...)
-	for i := n; i < len(dst); i++ {
-		if c := dst[i]; 'A' <= c && c <= 'Z' {
+		if 'A' <= c && c <= 'Z' {
 			dst[i] = c + 'a' - 'A'
 		}
 	}
 	return dst
 }
 
-// lowerLen returns len(strings.ToLower(s)) without allocating.
-func lowerLen(s string) int {
-	if isASCII(s) {
-		return len(s)
-	}
-	n := 0
+// appendLower appends strings.ToLower(s) to dst without allocating.
+func appendLower(dst []byte, s string) []byte {
 	for _, r := range s {
-		n += utf8.RuneLen(unicode.ToLower(r))
-	}
-	return n
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			dst = append(dst, byte(r))
+			continue
 		}
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
 	}
-	return true
+	return dst
 }
 
 // eachIndexField calls fn with each field byte and value of a list that

@@ -193,7 +193,7 @@ func (r *request) build(verbose bool) {
 		// offs[2k] is where event lo+k's leaf (with its prefix) starts,
 		// offs[2k+1] where its fields start, offs[2k+2] where they end.
 		offs := make([]int, 2*(hi-lo)+1)
-		buf := make([]byte, 0, 640*(hi-lo))
+		buf := make([]byte, 0, 512*(hi-lo))
 		for i := lo; i < hi; i++ {
 			k := 2 * (i - lo)
 			offs[k] = len(buf)
