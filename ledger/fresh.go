@@ -12,7 +12,9 @@ import (
 // indexer needs of it, its query time and indexed values, computed in
 // request.build while the event was still a struct (appendIndexFields),
 // so that the indexer need not parse the leaf again either (that parse,
-// leafIndexFields, was ~1 µs an entry, ~11 % of the same profile's CPU).
+// leafIndexFields, was ~0.9 µs an entry, 7 % of the same profile's CPU;
+// the build now spends ~0.07 µs an entry on the fields, the indexer
+// ~0.05 µs to read them).
 // The hand-off is only a shortcut: it holds at most freshMax entries per
 // log, and whatever it does not hold (dropped when full, or from before a
 // restart) the indexer reads from the store, leaves and all, as before.
