@@ -212,8 +212,8 @@ func (l *Ledger) newIndexWriter(lg *logHandle, b *pebble.Batch) *indexWriter {
 
 // add indexes entry idx: its leaf hash always, its fields when it has a
 // payload this ledger can read (a damaged one is left to verify). fields,
-// when not nil, is what request.build computed of the entry
-// (appendIndexFields), and the leaf is not read; nil (an entry read from
+// when not nil, is what the appending caller computed of the entry
+// (request.buildFields, appendIndexFields), and the leaf is not read; nil (an entry read from
 // the store) has them read from the leaf, by leafIndexFields or, for a
 // leaf it declines, ParseStoredEntry. Both give the same index. Entries
 // must be added in ascending order.

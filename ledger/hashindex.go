@@ -256,7 +256,7 @@ func (l *Ledger) indexLog(lg *logHandle) error {
 		var err error
 		if fresh, ok := lg.fresh.take(from, to); ok {
 			for i, e := range fresh {
-				if err = w.add(from+uint64(i), e.rec, e.leaf, e.fields); err != nil {
+				if err = w.add(from+uint64(i), e.rec, e.leaf, e.fields()); err != nil {
 					break
 				}
 			}

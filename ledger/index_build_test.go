@@ -498,10 +498,15 @@ func BenchmarkIndexFields(b *testing.B) {
 	}
 }
 
-// BenchmarkBuild times request.build (leaves, leaf hashes and, now, the
-// indexer's fields) of one call of benchEvents, in the caller's goroutine:
-// the part of an append that a single caller waits for before the commit.
-func BenchmarkBuild(b *testing.B) {
+// BenchmarkBuild times request.build (leaves and leaf hashes) of one call
+// of benchEvents, in the caller's goroutine: the part of an append that a
+// single caller waits for before the commit. BenchmarkBuildFields times
+// what the caller does next, while the sequencer commits: the indexer's
+// fields (request.buildFields).
+func BenchmarkBuild(b *testing.B)       { benchmarkBuild(b, false) }
+func BenchmarkBuildFields(b *testing.B) { benchmarkBuild(b, true) }
+
+func benchmarkBuild(b *testing.B, fields bool) {
 	for _, n := range []int{1024} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			evs := benchEvents(n)
@@ -512,8 +517,15 @@ func BenchmarkBuild(b *testing.B) {
 			}
 			lg := &logHandle{id: DefaultLogID}
 			b.SetBytes(meanLeafBytes(b) * int64(n))
+			r := &request{lg: lg, events: evs, receivedAt: 1767323045678901234}
+			r.build(true)
 			b.ReportAllocs()
 			for b.Loop() {
+				if fields {
+					r.fields = &builtFields{done: make(chan struct{})}
+					r.buildFields()
+					continue
+				}
 				r := &request{lg: lg, events: evs, receivedAt: 1767323045678901234}
 				r.build(true)
 				if r.buildErr != nil {

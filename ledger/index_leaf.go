@@ -10,10 +10,11 @@ import (
 // What the indexer needs of an entry is its query time and its indexed
 // (field, value) pairs. It gets them in one of two ways, which must give
 // exactly the same:
-//   - for an entry just appended, from the build (request.build calls
-//     appendIndexFields while the event is still a struct) through the
-//     sequencer's in-memory hand-off (fresh.go): the indexer only decodes
-//     them (eachIndexField), without reading the leaf at all;
+//   - for an entry just appended, from the appending caller, which
+//     computes them from the event struct (request.buildFields calls
+//     appendIndexFields) while the sequencer commits the entry, through
+//     the sequencer's in-memory hand-off (fresh.go): the indexer only
+//     decodes them (eachIndexField), without reading the leaf at all;
 //   - for an entry read back from the store (after a restart, a rebuild,
 //     or when the hand-off dropped it), from the stored leaf:
 //     leafIndexFields, or, for a leaf that declines, ParseStoredEntry and
@@ -30,7 +31,7 @@ import (
 // entry's leaf and in the same order, its field byte, its length (a
 // uvarint) and its bytes, the actor's email lowercased as strings.ToLower
 // does. It allocates nothing beyond growing dst. ev must be what the leaf
-// was built from (Entry.AppendLeaf succeeded on it).
+// was built from (Entry.AppendLeaf succeeded on it) and unchanged since.
 func appendIndexFields(dst []byte, ev *Event, ra int64) []byte {
 	qt := ra
 	if ev.Time != nil {

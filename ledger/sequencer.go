@@ -47,7 +47,7 @@ type request struct {
 
 	// Written by the caller before built is closed, read by the sequencer after.
 	leaves   [][]byte // nil for a skipped read-only event
-	fields   [][]byte // each leaf's indexed fields, for the indexer (appendIndexFields)
+	fields   *builtFields
 	hashes   []proofs.Hash
 	buildErr error
 	built    chan struct{}
@@ -169,6 +169,9 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 		r.build(lg.settings.Load().Verbose)
 		close(r.built)
 	}()
+	// While the sequencer commits (the fsync is most of this call's wait),
+	// what the indexer will need of the entries.
+	r.buildFields()
 
 	select {
 	case <-r.done:
@@ -178,27 +181,19 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 	}
 }
 
-// build makes each event's leaf and leaf hash, and what the indexer will
-// need of the entry (appendIndexFields), computed here from the event
-// rather than by the indexer from the leaf. A large call is built in
-// chunks on all cores (inChunks), each chunk into one buffer: each
-// event's leaf, with room for the leaf hash's prefix before it, then its
-// fields.
+// build makes each event's leaf and leaf hash. A large call is built in
+// chunks on all cores (inChunks), each chunk into one buffer.
 func (r *request) build(verbose bool) {
 	ra := time.Unix(0, r.receivedAt).UTC()
 	r.leaves = make([][]byte, len(r.events))
-	r.fields = make([][]byte, len(r.events))
 	r.hashes = make([]proofs.Hash, len(r.events))
+	r.fields = &builtFields{done: make(chan struct{})}
 	r.buildErr = inChunks(len(r.events), func(lo, hi int) error {
-		// offs[2k] is where event lo+k's leaf (with its prefix) starts,
-		// offs[2k+1] where its fields start, offs[2k+2] where they end.
-		offs := make([]int, 2*(hi-lo)+1)
+		offs := make([]int, hi-lo+1)
 		buf := make([]byte, 0, 512*(hi-lo))
 		for i := lo; i < hi; i++ {
-			k := 2 * (i - lo)
-			offs[k] = len(buf)
+			offs[i-lo] = len(buf)
 			if r.events[i].ReadOnly && !verbose {
-				offs[k+1] = len(buf)
 				continue
 			}
 			en := Entry{V: 1, Log: r.lg.id, ReceivedAt: ra, Event: r.events[i]}
@@ -207,22 +202,56 @@ func (r *request) build(verbose bool) {
 			if buf, err = en.AppendLeaf(buf); err != nil {
 				return withPosition(err, i, len(r.events))
 			}
-			offs[k+1] = len(buf)
-			buf = appendIndexFields(buf, &r.events[i], r.receivedAt)
 		}
-		offs[2*(hi-lo)] = len(buf)
+		offs[hi-lo] = len(buf)
 		for i := lo; i < hi; i++ {
-			k := 2 * (i - lo)
-			a, b, c := offs[k], offs[k+1], offs[k+2]
+			a, b := offs[i-lo], offs[i-lo+1]
 			if a == b {
 				continue
 			}
 			r.hashes[i] = proofs.LeafHashPrefixed(buf[a:b])
-			r.leaves[i] = buf[a+1 : b : b]
-			r.fields[i] = buf[b:c:c]
+			r.leaves[i] = buf[a+1 : b]
 		}
 		return nil
 	})
+}
+
+// builtFields are what the indexer needs of a request's entries, computed
+// from the events (appendIndexFields) rather than by the indexer from the
+// leaves. The caller writes them after closing built, while the sequencer
+// commits, so that they add nothing to the call's wait; the sequencer
+// hands the indexer a pointer to them with each entry (freshEntry), and
+// the indexer reads them once done is closed.
+type builtFields struct {
+	done  chan struct{} // closed by the caller when lists is written
+	lists [][]byte      // one per event: nil for an event with no leaf
+}
+
+// buildFields writes r.fields for every event that build gave a leaf, in
+// one buffer, and closes r.fields.done, even if it panics (the indexer
+// then reads the leaves). It must follow build.
+func (r *request) buildFields() {
+	f := r.fields
+	defer close(f.done)
+	if r.buildErr != nil {
+		return // the sequencer stores none of r
+	}
+	lists := make([][]byte, len(r.events))
+	buf := make([]byte, 0, 96*len(r.events))
+	offs := make([]int, len(r.events)+1)
+	for i := range r.events {
+		offs[i] = len(buf)
+		if r.leaves[i] != nil {
+			buf = appendIndexFields(buf, &r.events[i], r.receivedAt)
+		}
+	}
+	offs[len(r.events)] = len(buf)
+	for i := range lists {
+		if a, b := offs[i], offs[i+1]; a < b {
+			lists[i] = buf[a:b:b]
+		}
+	}
+	f.lists = lists
 }
 
 // chunkMin is the fewest events worth a goroutine of their own.
@@ -341,7 +370,7 @@ func (l *Ledger) commit(reqs []*request) {
 			s.chain = proofs.ChainHash(s.chain, h)
 			s.lastRA = r.receivedAt
 			rec := hashRecord{leafHash: h, chainHash: s.chain, receivedAt: r.receivedAt}
-			r.fresh = append(r.fresh, freshEntry{rec: rec, leaf: leaf, fields: r.fields[i]})
+			r.fresh = append(r.fresh, freshEntry{rec: rec, leaf: leaf, built: r.fields, at: i})
 			key = entryKey(key[:0], lg.num, idx, kindHashes)
 			val = rec.appendTo(val[:0])
 			b.Set(key, val, nil)
