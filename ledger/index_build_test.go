@@ -101,7 +101,7 @@ func checkBuildFields(t testing.TB, ev Event, ra int64) bool {
 	return true
 }
 
-// TestBuildIndexFieldsGenerated checks the build's fields against the
+// TestBuildIndexFieldsGenerated checks appendIndexFields against the
 // leaf's on every event the CSV and index tests use (their generators,
 // the golden rows, the query tests' entries and random entries).
 func TestBuildIndexFieldsGenerated(t *testing.T) {
@@ -287,7 +287,7 @@ func TestAppendLowerIsToLower(t *testing.T) {
 }
 
 // TestIndexFromBuildEqualsRebuild appends a varied log, lets the indexer
-// index it from the hand-off (the fields the build computed), then resets
+// index it from the hand-off (the fields the appending caller computed, request.buildFields), then resets
 // the log's indexes and lets it rebuild them from the stored leaves: the
 // index store must hold the same keys and values, byte for byte, and
 // searches answer the same, both as a brute-force match over every entry.
