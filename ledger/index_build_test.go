@@ -287,10 +287,11 @@ func TestAppendLowerIsToLower(t *testing.T) {
 }
 
 // TestIndexFromBuildEqualsRebuild appends a varied log, lets the indexer
-// index it from the hand-off (the fields the appending caller computed, request.buildFields), then resets
-// the log's indexes and lets it rebuild them from the stored leaves: the
-// index store must hold the same keys and values, byte for byte, and
-// searches answer the same, both as a brute-force match over every entry.
+// index it from the hand-off (with the fields the appending caller
+// computed, request.buildFields), then resets the log's indexes and lets
+// it rebuild them from the stored leaves: the index store must hold the
+// same keys and values, byte for byte, and searches answer the same, both
+// as a brute-force match over every entry.
 func TestIndexFromBuildEqualsRebuild(t *testing.T) {
 	defer func(b uint64) { postingBlock = b }(postingBlock)
 	postingBlock = 512 // ~8,800 entries over 18 posting blocks
