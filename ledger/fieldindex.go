@@ -211,9 +211,13 @@ func (l *Ledger) newIndexWriter(lg *logHandle, b *pebble.Batch) *indexWriter {
 }
 
 // add indexes entry idx: its leaf hash always, its fields when it has a
-// payload this ledger can read (a damaged one is left to verify). Entries
+// payload this ledger can read (a damaged one is left to verify). fields,
+// when not nil, is what the appending caller computed of the entry
+// (request.buildFields, appendIndexFields), and the leaf is not read; nil (an entry read from
+// the store) has them read from the leaf, by leafIndexFields or, for a
+// leaf it declines, ParseStoredEntry. Both give the same index. Entries
 // must be added in ascending order.
-func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
+func (w *indexWriter) add(idx uint64, rec hashRecord, leaf, fields []byte) error {
 	hp := hashPosting{epoch: idx / hashEpoch, off: uint32(idx % hashEpoch)}
 	hp.prefix = binary.BigEndian.Uint64(rec.leafHash[:hashIndexLen])
 	blk, off := idx/postingBlock, uint16(idx%postingBlock)
@@ -221,7 +225,15 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf []byte) error {
 	if leaf == nil {
 		return nil
 	}
-	t, ok := leafIndexFields(leaf, &w.scratch, func(f byte, v []byte) { w.addValue(f, v, blk, off) })
+	var (
+		t  int64
+		ok bool
+	)
+	if fields != nil {
+		t, ok = eachIndexField(fields, func(f byte, v []byte) { w.addValue(f, v, blk, off) }), true
+	} else {
+		t, ok = leafIndexFields(leaf, &w.scratch, func(f byte, v []byte) { w.addValue(f, v, blk, off) })
+	}
 	if !ok {
 		en, err := ParseStoredEntry(leaf)
 		if err != nil {

@@ -256,7 +256,7 @@ func (l *Ledger) indexLog(lg *logHandle) error {
 		var err error
 		if fresh, ok := lg.fresh.take(from, to); ok {
 			for i, e := range fresh {
-				if err = w.add(from+uint64(i), e.rec, e.leaf); err != nil {
+				if err = w.add(from+uint64(i), e.rec, e.leaf, e.fields()); err != nil {
 					break
 				}
 			}
@@ -264,7 +264,7 @@ func (l *Ledger) indexLog(lg *logHandle) error {
 		} else {
 			err = l.scanEntryRecords(lg, from, to, func(idx uint64, rec hashRecord, leaf []byte) error {
 				last, bound = rec.chainHash, idx == to-1
-				return w.add(idx, rec, leaf)
+				return w.add(idx, rec, leaf, nil)
 			})
 		}
 		if err == nil {

@@ -47,6 +47,7 @@ type request struct {
 
 	// Written by the caller before built is closed, read by the sequencer after.
 	leaves   [][]byte // nil for a skipped read-only event
+	fields   *builtFields
 	hashes   []proofs.Hash
 	buildErr error
 	built    chan struct{}
@@ -168,6 +169,9 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 		r.build(lg.settings.Load().Verbose)
 		close(r.built)
 	}()
+	// While the sequencer commits (the fsync is most of this call's wait),
+	// what the indexer will need of the entries.
+	r.buildFields()
 
 	select {
 	case <-r.done:
@@ -183,6 +187,7 @@ func (r *request) build(verbose bool) {
 	ra := time.Unix(0, r.receivedAt).UTC()
 	r.leaves = make([][]byte, len(r.events))
 	r.hashes = make([]proofs.Hash, len(r.events))
+	r.fields = &builtFields{done: make(chan struct{})}
 	r.buildErr = inChunks(len(r.events), func(lo, hi int) error {
 		offs := make([]int, hi-lo+1)
 		buf := make([]byte, 0, 512*(hi-lo))
@@ -209,6 +214,44 @@ func (r *request) build(verbose bool) {
 		}
 		return nil
 	})
+}
+
+// builtFields are what the indexer needs of a request's entries, computed
+// from the events (appendIndexFields) rather than by the indexer from the
+// leaves. The caller writes them after closing built, while the sequencer
+// commits, so that they add nothing to the call's wait; the sequencer
+// hands the indexer a pointer to them with each entry (freshEntry), and
+// the indexer reads them once done is closed.
+type builtFields struct {
+	done  chan struct{} // closed by the caller when lists is written
+	lists [][]byte      // one per event: nil for an event with no leaf
+}
+
+// buildFields writes r.fields for every event that build gave a leaf, in
+// one buffer, and closes r.fields.done, even if it panics (the indexer
+// then reads the leaves). It must follow build.
+func (r *request) buildFields() {
+	f := r.fields
+	defer close(f.done)
+	if r.buildErr != nil {
+		return // the sequencer stores none of r
+	}
+	lists := make([][]byte, len(r.events))
+	buf := make([]byte, 0, 96*len(r.events))
+	offs := make([]int, len(r.events)+1)
+	for i := range r.events {
+		offs[i] = len(buf)
+		if r.leaves[i] != nil {
+			buf = appendIndexFields(buf, &r.events[i], r.receivedAt)
+		}
+	}
+	offs[len(r.events)] = len(buf)
+	for i := range lists {
+		if a, b := offs[i], offs[i+1]; a < b {
+			lists[i] = buf[a:b:b]
+		}
+	}
+	f.lists = lists
 }
 
 // chunkMin is the fewest events worth a goroutine of their own.
@@ -327,7 +370,7 @@ func (l *Ledger) commit(reqs []*request) {
 			s.chain = proofs.ChainHash(s.chain, h)
 			s.lastRA = r.receivedAt
 			rec := hashRecord{leafHash: h, chainHash: s.chain, receivedAt: r.receivedAt}
-			r.fresh = append(r.fresh, freshEntry{rec: rec, leaf: leaf})
+			r.fresh = append(r.fresh, freshEntry{rec: rec, leaf: leaf, built: r.fields, at: i})
 			key = entryKey(key[:0], lg.num, idx, kindHashes)
 			val = rec.appendTo(val[:0])
 			b.Set(key, val, nil)
