@@ -9,20 +9,16 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/auditledger/auditledger/ledger"
 )
 
-// pebbleOptions are the options ledger.Open gives Pebble (its tunePebble:
-// 64 MB memtable and target files, L0 compaction threshold 4, stop-writes
-// at 24), so that the raw baseline differs from the ledger only in what it
-// writes.
+// pebbleOptions are the options ledger.Open gives its main store
+// (ledger.TunePebble), so that the raw baseline differs from the ledger only
+// in what it writes.
 func pebbleOptions() *pebble.Options {
 	o := &pebble.Options{Logger: quietPebble{}}
-	o.MemTableSize = 64 << 20
-	o.L0CompactionThreshold = 4
-	o.L0StopWritesThreshold = 24
-	for i := range o.TargetFileSizes {
-		o.TargetFileSizes[i] = 64 << 20
-	}
+	ledger.TunePebble(o)
 	return o
 }
 

@@ -91,7 +91,7 @@ func reportCompaction(b *testing.B, db *pebble.DB, before *pebble.Metrics, entri
 func openBenchPebble(b *testing.B, dir string) *pebble.DB {
 	b.Helper()
 	opts := &pebble.Options{Logger: quietLogger{benchLogger()}}
-	tunePebble(opts)
+	TunePebble(opts)
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		b.Fatal(err)
