@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -58,7 +59,7 @@ const (
 
 	// indexFormat is the index store's layout version; a store of another
 	// version is emptied at open and rebuilt by the indexer.
-	indexFormat = 5
+	indexFormat = 6
 	// maxIndexValue is the longest value written to an index key.
 	maxIndexValue = 128
 	// zoneBlock is how many indexes one zone record covers.
@@ -319,8 +320,8 @@ func (w *indexWriter) finish() error {
 			return err
 		}
 	}
-	// Offsets are unique, so this order is total: equal prefixes keep
-	// their offsets ascending, as the merger expects.
+	// By epoch and bucket, then by prefix and offset: offsets are unique,
+	// so the order is total.
 	slices.SortFunc(w.hashes, func(a, b hashPosting) int {
 		if c := cmp.Compare(a.epoch, b.epoch); c != 0 {
 			return c
@@ -330,19 +331,18 @@ func (w *indexWriter) finish() error {
 		}
 		return cmp.Compare(a.off, b.off)
 	})
-	var offs []byte
+	var recs []byte
 	for i, h := range w.hashes {
-		offs = binary.BigEndian.AppendUint32(offs, h.off)
-		if i+1 < len(w.hashes) && w.hashes[i+1].epoch == h.epoch && w.hashes[i+1].prefix == h.prefix {
+		recs = binary.BigEndian.AppendUint64(recs, h.prefix)
+		recs = binary.BigEndian.AppendUint32(recs, h.off)
+		if i+1 < len(w.hashes) && w.hashes[i+1].epoch == h.epoch && hashBucket(w.hashes[i+1].prefix) == hashBucket(h.prefix) {
 			continue
 		}
-		var prefix [hashIndexLen]byte
-		binary.BigEndian.PutUint64(prefix[:], h.prefix)
-		w.key = indexHashKey(w.key[:0], w.lg.num, h.epoch, prefix[:])
-		if err := w.b.Merge(w.key, offs, nil); err != nil {
+		w.key = indexHashKey(w.key[:0], w.lg.num, h.epoch, hashBucket(h.prefix))
+		if err := w.b.Merge(w.key, recs, nil); err != nil {
 			return err
 		}
-		offs = offs[:0]
+		recs = recs[:0]
 	}
 	for blk, z := range w.zones {
 		key := zoneKey(w.lg.num, blk)
@@ -412,15 +412,20 @@ func (l *Ledger) IndexedSize(logID string) (uint64, error) {
 }
 
 // indexMerger is the index store's merge operator. It adds up the counts
-// of a count key (C) and ORs their block bitmaps, and appends the operands of a posting key
-// (P) or a leaf-hash key (X) oldest first: the indexer writes each block's offsets in ascending
-// order, batch after batch, so the result stays sorted. A count operand
-// shorter than 8 bytes counts 0 rather than fail a compaction.
+// of a count key (C) and ORs their block bitmaps; it appends the operands of
+// a posting key (P) oldest first (the indexer writes each block's offsets in
+// ascending order, batch after batch, so the result stays sorted); and it
+// joins the records of a leaf-hash bucket (X) and sorts them, so that the
+// stored value does not depend on how batches split the entries. A count
+// operand shorter than 8 bytes counts 0 rather than fail a compaction.
 var indexMerger = &pebble.Merger{
 	Name: "auditledger.index.v2",
 	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		if len(key) > 0 && (key[0] == indexPostings || key[0] == indexHashes) {
+		if len(key) > 0 && key[0] == indexPostings {
 			return &appendMerge{buf: append([]byte(nil), value...)}, nil
+		}
+		if len(key) > 0 && key[0] == indexHashes {
+			return &appendMerge{buf: append([]byte(nil), value...), sortBy: hashRecordSize}, nil
 		}
 		m := &countMerge{}
 		return m, m.MergeNewer(value)
@@ -460,6 +465,11 @@ func (m *countMerge) Finish(bool) ([]byte, io.Closer, error) {
 type appendMerge struct {
 	buf   []byte   // the first operand and the newer ones, in order
 	older [][]byte // operands older than buf, newest first
+	// sortBy, when not 0, is the size of the records of the result, which
+	// Finish sorts (bytewise): a leaf-hash bucket's records, (hash prefix,
+	// offset), so that the stored value does not depend on how the
+	// indexer's batches split the entries.
+	sortBy int
 }
 
 func (m *appendMerge) MergeNewer(v []byte) error {
@@ -473,16 +483,41 @@ func (m *appendMerge) MergeOlder(v []byte) error {
 }
 
 func (m *appendMerge) Finish(bool) ([]byte, io.Closer, error) {
-	if len(m.older) == 0 {
-		return m.buf, nil, nil
+	out := m.buf
+	if len(m.older) > 0 {
+		n := len(m.buf)
+		for _, o := range m.older {
+			n += len(o)
+		}
+		out = make([]byte, 0, n)
+		for i := len(m.older) - 1; i >= 0; i-- {
+			out = append(out, m.older[i]...)
+		}
+		out = append(out, m.buf...)
 	}
-	n := len(m.buf)
-	for _, o := range m.older {
-		n += len(o)
+	if m.sortBy > 0 && len(out)%m.sortBy == 0 {
+		sort.Sort(byteRecords{out, m.sortBy})
 	}
-	out := make([]byte, 0, n)
-	for i := len(m.older) - 1; i >= 0; i-- {
-		out = append(out, m.older[i]...)
-	}
-	return append(out, m.buf...), nil, nil
+	return out, nil, nil
+}
+
+// byteRecords sorts a buffer of fixed-size records bytewise, in place.
+type byteRecords struct {
+	b    []byte
+	size int
+}
+
+func (r byteRecords) Len() int { return len(r.b) / r.size }
+
+func (r byteRecords) Less(i, j int) bool {
+	return bytes.Compare(r.b[i*r.size:(i+1)*r.size], r.b[j*r.size:(j+1)*r.size]) < 0
+}
+
+func (r byteRecords) Swap(i, j int) {
+	var tmp [32]byte
+	a, b := r.b[i*r.size:(i+1)*r.size], r.b[j*r.size:(j+1)*r.size]
+	t := tmp[:r.size]
+	copy(t, a)
+	copy(a, b)
+	copy(b, t)
 }

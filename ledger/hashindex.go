@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,16 +20,21 @@ import (
 // not in the commit: its keys are random, and in the main store they made
 // Pebble rewrite the entries over and over (docs/performance.md).
 //
-//	X <log#:4> <epoch:8> <leafhash[:8]>   the offsets in the hash epoch of the entries with that hash prefix (uint32s)
-//	M <log#:4>                            indexed up to this size (uint64), and the chain hash there
+//	X <log#:4> <epoch:8> <bucket:2>   the entries of the hash epoch whose leaf hash falls in the bucket
+//	                                   (its first 12 bits): per entry the hash's first 8 bytes and the
+//	                                   entry's offset in the epoch (uint32), 12 bytes
+//	M <log#:4>                        indexed up to this size (uint64), and the chain hash there
 //
 // The lookup is grouped by hash epoch (hashEpoch = 2^20 consecutive
 // indexes) first: within the current epoch the keys are random, but Pebble
-// only ever rewrites that epoch's keys (at most ~2^20 of them), never the
-// older ones. Each key's offsets are merge operands (indexMerger). A lookup
-// asks each epoch in turn (a Get, which the Bloom filters answer without a
-// read for the epochs that do not hold the hash: 10 at 10 M entries) and
-// checks each candidate's hash record.
+// only ever rewrites that epoch's keys, never the older ones. Within an
+// epoch, entries are grouped in 4,096 buckets (index format 6), so that an
+// indexer batch of 16,384 entries writes ~4,000 keys, not 16,384: the
+// memtable inserts of one key per entry were the indexer's largest cost
+// (docs/performance.md). A bucket's records are merge operands
+// (indexMerger), ~3 KiB per full epoch. A lookup reads its bucket in each
+// epoch in turn (a Get: 10 at 10 M entries), and checks each candidate
+// whose 8 bytes match against its hash record.
 //
 // A mark and the keys below it are written in one batch, so a crash (which
 // may lose the unflushed memtable, marks included) leaves the store
@@ -53,13 +57,25 @@ func indexMarkKey(num uint32) []byte {
 	return k
 }
 
-// indexHashKey appends the lookup key of a leaf hash's first bytes in
-// hash epoch ep.
-func indexHashKey(dst []byte, num uint32, ep uint64, prefix []byte) []byte {
+// hashBucketBits is how many leading bits of a leaf hash pick its bucket
+// (at most 16); a variable only so that tests can fill buckets with few
+// entries (set before Open, never while a ledger is open).
+var hashBucketBits uint = 12
+
+// hashRecordSize is the size of one entry's record in a bucket: the hash's
+// first hashIndexLen bytes and the entry's uint32 offset in its epoch.
+const hashRecordSize = hashIndexLen + 4
+
+// hashBucket returns the bucket of a leaf hash whose first 8 bytes, read
+// big-endian, are prefix.
+func hashBucket(prefix uint64) uint16 { return uint16(prefix >> (64 - hashBucketBits)) }
+
+// indexHashKey appends the lookup key of bucket b in hash epoch ep.
+func indexHashKey(dst []byte, num uint32, ep uint64, b uint16) []byte {
 	dst = append(dst, indexHashes, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(dst[len(dst)-4:], num)
 	dst = binary.BigEndian.AppendUint64(dst, ep)
-	return append(dst, prefix[:hashIndexLen]...)
+	return binary.BigEndian.AppendUint16(dst, b)
 }
 
 // openIndex opens (or creates) the index store.
@@ -382,8 +398,9 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 		mark = 0
 	}
 	var key []byte
+	prefix := binary.BigEndian.Uint64(h[:hashIndexLen])
 	for ep := uint64(0); ep*hashEpoch < mark; ep++ {
-		key = indexHashKey(key[:0], lg.num, ep, h[:])
+		key = indexHashKey(key[:0], lg.num, ep, hashBucket(prefix))
 		v, closer, err := l.index.Get(key)
 		if errors.Is(err, pebble.ErrNotFound) {
 			continue
@@ -391,13 +408,17 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("couldn't read the leaf hash index: %w", err)
 		}
-		offs := slices.Clone(v)
-		closer.Close()
-		for i := 0; i+3 < len(offs); i += 4 {
-			idx := ep*hashEpoch + uint64(binary.BigEndian.Uint32(offs[i:]))
-			if idx >= mark {
-				break // ascending: the tail is scanned below
+		var cands []uint64
+		for i := 0; i+hashRecordSize <= len(v); i += hashRecordSize {
+			if binary.BigEndian.Uint64(v[i:]) != prefix {
+				continue
 			}
+			if idx := ep*hashEpoch + uint64(binary.BigEndian.Uint32(v[i+hashIndexLen:])); idx < mark {
+				cands = append(cands, idx) // at or above mark: the tail is scanned below
+			}
+		}
+		closer.Close()
+		for _, idx := range cands {
 			// The index is a hint: only the hash record decides.
 			if rec, err := l.hashRecord(lg, idx); err == nil && rec.leafHash == h {
 				return idx, nil

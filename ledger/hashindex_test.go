@@ -56,6 +56,27 @@ func checkIndexOf(t *testing.T, l *Ledger, id string) {
 	}
 }
 
+// TestIndexOfFullBuckets has four hash buckets an epoch, so that each holds
+// dozens of records from many indexer batches, merged.
+func TestIndexOfFullBuckets(t *testing.T) {
+	defer func(e uint64, b uint) { hashEpoch, hashBucketBits = e, b }(hashEpoch, hashBucketBits)
+	hashEpoch, hashBucketBits = 512, 2
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	for i := 0; i < 1200; i += 100 {
+		evs := make([]Event, 100)
+		for j := range evs {
+			evs[j] = testEvent(i + j)
+		}
+		if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitIndexed(t, l, DefaultLogID) // one indexer batch per call
+	}
+	checkIndexOf(t, l, DefaultLogID)
+}
+
 func TestIndexOf(t *testing.T) {
 	defer func(b uint64) { postingBlock = b }(postingBlock)
 	defer func(e uint64) { hashEpoch = e }(hashEpoch)
