@@ -104,6 +104,18 @@ func metaPendingKey() []byte { return []byte{'v'} }
 // metaKinds are the per-log key kinds the meta store holds.
 var metaKinds = []byte{logSigned, logWitness}
 
+// metaRanges returns the key ranges [lo, hi) of the meta store's kinds for
+// logs 1…n.
+func metaRanges(n uint32) [][2][]byte {
+	var out [][2][]byte
+	for num := uint32(1); num <= n; num++ {
+		for _, kind := range metaKinds {
+			out = append(out, [2][]byte{append(logPrefix(num), kind), append(logPrefix(num), kind+1)})
+		}
+	}
+	return out
+}
+
 // moveToMeta copies every log's S and W keys from the main store into meta,
 // with the version and the pending mark, in one synced batch; then
 // deleteMoved deletes them from the main store. A crash in between leaves
@@ -115,24 +127,19 @@ func moveToMeta(main, meta *pebble.DB) error {
 	}
 	b := meta.NewBatch()
 	defer b.Close()
-	for num := uint32(1); num <= n; num++ {
-		for _, kind := range metaKinds {
-			iter, err := main.NewIter(&pebble.IterOptions{
-				LowerBound: append(logPrefix(num), kind),
-				UpperBound: append(logPrefix(num), kind+1),
-			})
-			if err != nil {
-				return fmt.Errorf("couldn't read the checkpoints to move: %w", err)
+	for _, r := range metaRanges(n) {
+		iter, err := main.NewIter(&pebble.IterOptions{LowerBound: r[0], UpperBound: r[1]})
+		if err != nil {
+			return fmt.Errorf("couldn't read the checkpoints to move: %w", err)
+		}
+		for iter.First(); iter.Valid(); iter.Next() {
+			if err := b.Set(iter.Key(), iter.Value(), nil); err != nil {
+				iter.Close()
+				return err
 			}
-			for iter.First(); iter.Valid(); iter.Next() {
-				if err := b.Set(iter.Key(), iter.Value(), nil); err != nil {
-					iter.Close()
-					return err
-				}
-			}
-			if err := iter.Close(); err != nil {
-				return fmt.Errorf("couldn't read the checkpoints to move: %w", err)
-			}
+		}
+		if err := iter.Close(); err != nil {
+			return fmt.Errorf("couldn't read the checkpoints to move: %w", err)
 		}
 	}
 	if err := b.Set(metaVersionKey(), []byte{metaVersion}, nil); err != nil {
@@ -161,11 +168,9 @@ func deleteMoved(main, meta *pebble.DB) error {
 	}
 	b := main.NewBatch()
 	defer b.Close()
-	for num := uint32(1); num <= n; num++ {
-		for _, kind := range metaKinds {
-			if err := b.DeleteRange(append(logPrefix(num), kind), append(logPrefix(num), kind+1), nil); err != nil {
-				return err
-			}
+	for _, r := range metaRanges(n) {
+		if err := b.DeleteRange(r[0], r[1], nil); err != nil {
+			return err
 		}
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

@@ -14,21 +14,16 @@ import (
 func metaKeys(t *testing.T, db *pebble.DB, n uint32) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for num := uint32(1); num <= n; num++ {
-		for _, kind := range metaKinds {
-			iter, err := db.NewIter(&pebble.IterOptions{
-				LowerBound: append(logPrefix(num), kind),
-				UpperBound: append(logPrefix(num), kind+1),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for iter.First(); iter.Valid(); iter.Next() {
-				out[string(iter.Key())] = bytes.Clone(iter.Value())
-			}
-			if err := iter.Close(); err != nil {
-				t.Fatal(err)
-			}
+	for _, r := range metaRanges(n) {
+		iter, err := db.NewIter(&pebble.IterOptions{LowerBound: r[0], UpperBound: r[1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for iter.First(); iter.Valid(); iter.Next() {
+			out[string(iter.Key())] = bytes.Clone(iter.Value())
+		}
+		if err := iter.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return out
