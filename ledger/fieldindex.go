@@ -10,7 +10,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -412,20 +411,17 @@ func (l *Ledger) IndexedSize(logID string) (uint64, error) {
 }
 
 // indexMerger is the index store's merge operator. It adds up the counts
-// of a count key (C) and ORs their block bitmaps; it appends the operands of
-// a posting key (P) oldest first (the indexer writes each block's offsets in
-// ascending order, batch after batch, so the result stays sorted); and it
-// joins the records of a leaf-hash bucket (X) and sorts them, so that the
-// stored value does not depend on how batches split the entries. A count
-// operand shorter than 8 bytes counts 0 rather than fail a compaction.
+// of a count key (C) and ORs their block bitmaps, and appends the operands
+// of a posting key (P) or a leaf-hash bucket (X) oldest first: the indexer
+// writes each block's offsets in ascending order, batch after batch, so
+// postings stay sorted; a bucket's records are a run per indexer batch,
+// each sorted by hash, and lookups read them all (IndexOf). A count operand
+// shorter than 8 bytes counts 0 rather than fail a compaction.
 var indexMerger = &pebble.Merger{
 	Name: "auditledger.index.v2",
 	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		if len(key) > 0 && key[0] == indexPostings {
+		if len(key) > 0 && (key[0] == indexPostings || key[0] == indexHashes) {
 			return &appendMerge{buf: append([]byte(nil), value...)}, nil
-		}
-		if len(key) > 0 && key[0] == indexHashes {
-			return &appendMerge{buf: append([]byte(nil), value...), sortBy: hashRecordSize}, nil
 		}
 		m := &countMerge{}
 		return m, m.MergeNewer(value)
@@ -465,11 +461,6 @@ func (m *countMerge) Finish(bool) ([]byte, io.Closer, error) {
 type appendMerge struct {
 	buf   []byte   // the first operand and the newer ones, in order
 	older [][]byte // operands older than buf, newest first
-	// sortBy, when not 0, is the size of the records of the result, which
-	// Finish sorts (bytewise): a leaf-hash bucket's records, (hash prefix,
-	// offset), so that the stored value does not depend on how the
-	// indexer's batches split the entries.
-	sortBy int
 }
 
 func (m *appendMerge) MergeNewer(v []byte) error {
@@ -483,41 +474,16 @@ func (m *appendMerge) MergeOlder(v []byte) error {
 }
 
 func (m *appendMerge) Finish(bool) ([]byte, io.Closer, error) {
-	out := m.buf
-	if len(m.older) > 0 {
-		n := len(m.buf)
-		for _, o := range m.older {
-			n += len(o)
-		}
-		out = make([]byte, 0, n)
-		for i := len(m.older) - 1; i >= 0; i-- {
-			out = append(out, m.older[i]...)
-		}
-		out = append(out, m.buf...)
+	if len(m.older) == 0 {
+		return m.buf, nil, nil
 	}
-	if m.sortBy > 0 && len(out)%m.sortBy == 0 {
-		sort.Sort(byteRecords{out, m.sortBy})
+	n := len(m.buf)
+	for _, o := range m.older {
+		n += len(o)
 	}
-	return out, nil, nil
-}
-
-// byteRecords sorts a buffer of fixed-size records bytewise, in place.
-type byteRecords struct {
-	b    []byte
-	size int
-}
-
-func (r byteRecords) Len() int { return len(r.b) / r.size }
-
-func (r byteRecords) Less(i, j int) bool {
-	return bytes.Compare(r.b[i*r.size:(i+1)*r.size], r.b[j*r.size:(j+1)*r.size]) < 0
-}
-
-func (r byteRecords) Swap(i, j int) {
-	var tmp [32]byte
-	a, b := r.b[i*r.size:(i+1)*r.size], r.b[j*r.size:(j+1)*r.size]
-	t := tmp[:r.size]
-	copy(t, a)
-	copy(a, b)
-	copy(b, t)
+	out := make([]byte, 0, n)
+	for i := len(m.older) - 1; i >= 0; i-- {
+		out = append(out, m.older[i]...)
+	}
+	return append(out, m.buf...), nil, nil
 }
