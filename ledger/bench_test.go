@@ -6,7 +6,10 @@ package ledger
 // docs/performance.md holds the commands, the figures and the machine.
 //
 // Every append benchmark counts one op per event (entry), calls b.SetBytes
-// with the mean leaf size, and reports entries/s.
+// with the mean leaf size, and reports entries/s and the process's CPU time
+// per entry (cpu-µs/entry): the machine is shared and its disk's speed
+// moves, so the rate of two runs minutes apart can differ by 1.5×, while
+// the CPU an entry costs moves less (about ±15% between runs here).
 //
 // The proof and verify benchmarks share one log of 1,000,000 entries. It is
 // built once per process (about 10 s) in $AUDITLEDGER_BENCH_STORE, or in
@@ -23,6 +26,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,6 +85,23 @@ func reportRate(b *testing.B, entries int) {
 
 // reportCompaction reports the bytes Pebble's compactions wrote per entry
 // since before (flushes are not counted: every byte is flushed once).
+// processCPU returns the CPU time (user and system) the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the process's CPU time per entry since start: on a
+// shared machine whose disk speed moves, a steadier measure of the work an
+// entry costs than the rate (background flushes and compactions included,
+// those still running at the end not).
+func reportCPU(b *testing.B, start time.Duration, entries int) {
+	b.ReportMetric(float64(processCPU()-start)/float64(entries)/1e3, "cpu-µs/entry")
+}
+
 func reportCompaction(b *testing.B, db *pebble.DB, before *pebble.Metrics, entries int) {
 	after := db.Metrics()
 	t0, t1 := before.Total(), after.Total()
@@ -141,6 +162,7 @@ func BenchmarkRawPebble(b *testing.B) {
 			before := db.Metrics()
 			b.SetBytes(mean)
 			b.ResetTimer()
+			cpu0 := processCPU()
 			var key, val []byte
 			lastS := time.Now()
 			for i := 0; i < b.N; i += c.batch {
@@ -174,6 +196,7 @@ func BenchmarkRawPebble(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			reportCPU(b, cpu0, b.N)
 			reportRate(b, b.N)
 			reportCompaction(b, db, before, b.N)
 			if err := db.Close(); err != nil {
@@ -187,6 +210,7 @@ func BenchmarkRawPebble(b *testing.B) {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		b.ResetTimer()
+		cpu0 := processCPU()
 		for g := 0; g < 64; g++ {
 			wg.Add(1)
 			go func() {
@@ -207,6 +231,7 @@ func BenchmarkRawPebble(b *testing.B) {
 		}
 		wg.Wait()
 		b.StopTimer()
+		reportCPU(b, cpu0, b.N)
 		reportRate(b, b.N)
 		if err := db.Close(); err != nil {
 			b.Fatal(err)
@@ -265,6 +290,7 @@ func BenchmarkAppend(b *testing.B) {
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.ResetTimer()
+			cpu0 := processCPU()
 			for g := 0; g < c.clients; g++ {
 				wg.Add(1)
 				go func(g int) {
@@ -288,6 +314,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
+			reportCPU(b, cpu0, b.N)
 			reportRate(b, b.N)
 			reportCompaction(b, l.DB(), before, b.N)
 			ti0, ti1 := beforeIdx.Total(), l.index.Metrics().Total()
