@@ -262,7 +262,14 @@ func BenchmarkSHA256Leaf(b *testing.B) {
 // openBenchLedger opens a ledger with default settings in a fresh directory.
 func openBenchLedger(b *testing.B) *Ledger {
 	b.Helper()
-	l, err := Open(context.Background(), Config{Dir: b.TempDir(), Logger: benchLogger()})
+	return openBenchLedgerWith(b, Config{})
+}
+
+// openBenchLedgerWith opens a ledger with cfg in a fresh directory.
+func openBenchLedgerWith(b *testing.B, cfg Config) *Ledger {
+	b.Helper()
+	cfg.Dir, cfg.Logger = b.TempDir(), benchLogger()
+	l, err := Open(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -271,18 +278,28 @@ func openBenchLedger(b *testing.B) *Ledger {
 
 // BenchmarkAppend measures durable Append into a fresh store: clients
 // goroutines each calling Append with batch events at a time, every call
-// returning only after its entries are synced.
+// returning only after its entries are synced. The indexer=off variants run
+// without the indexer goroutine (Config.noIndexer), as a baseline in the
+// same process for what indexing costs the append path; a ledger is never
+// run that way.
 func BenchmarkAppend(b *testing.B) {
 	mean := meanLeafBytes(b)
-	for _, c := range []struct{ clients, batch int }{
-		{1, 100}, {1, 1024}, {1, 8192}, {4, 1024}, {64, 1},
+	for _, c := range []struct {
+		clients, batch int
+		noIndexer      bool
+	}{
+		{1, 100, false}, {1, 1024, false}, {1, 8192, false}, {4, 1024, false}, {64, 1, false},
+		{1, 1024, true}, {4, 1024, true}, {64, 1, true},
 	} {
 		name := fmt.Sprintf("batch=%d", c.batch)
 		if c.clients > 1 {
 			name = fmt.Sprintf("clients=%d/batch=%d", c.clients, c.batch)
 		}
+		if c.noIndexer {
+			name += "/indexer=off"
+		}
 		b.Run(name, func(b *testing.B) {
-			l := openBenchLedger(b)
+			l := openBenchLedgerWith(b, Config{noIndexer: c.noIndexer})
 			before := l.DB().Metrics()
 			beforeIdx := l.index.Metrics()
 			b.SetBytes(mean)

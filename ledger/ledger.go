@@ -96,6 +96,12 @@ type Config struct {
 	// PebbleOptions, when set, may adjust Pebble's options before open
 	// (benchmarks and tests).
 	PebbleOptions func(*pebble.Options)
+
+	// noIndexer leaves the indexer goroutine unstarted: nothing is indexed
+	// (searches and lookups by hash scan the whole log) and expired
+	// idempotency records are not pruned. Only benchmarks set it, to measure
+	// what indexing costs the append path (BenchmarkAppend's indexer=off).
+	noIndexer bool
 }
 
 func (c *Config) setDefaults() error {
@@ -263,7 +269,11 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	}
 	go l.sequence()
 	go l.publish()
-	go l.indexer()
+	if cfg.noIndexer {
+		close(l.idxDone)
+	} else {
+		go l.indexer()
+	}
 	return l, nil
 }
 
