@@ -83,8 +83,6 @@ func reportRate(b *testing.B, entries int) {
 	b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "entries/s")
 }
 
-// reportCompaction reports the bytes Pebble's compactions wrote per entry
-// since before (flushes are not counted: every byte is flushed once).
 // processCPU returns the CPU time (user and system) the process has used.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
@@ -102,6 +100,8 @@ func reportCPU(b *testing.B, start time.Duration, entries int) {
 	b.ReportMetric(float64(processCPU()-start)/float64(entries)/1e3, "cpu-µs/entry")
 }
 
+// reportCompaction reports the bytes Pebble's compactions wrote per entry
+// since before (flushes are not counted: every byte is flushed once).
 func reportCompaction(b *testing.B, db *pebble.DB, before *pebble.Metrics, entries int) {
 	after := db.Metrics()
 	t0, t1 := before.Total(), after.Total()
