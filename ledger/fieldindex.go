@@ -13,12 +13,16 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
+
+	"github.com/auditledger/auditledger/proofs"
 )
 
 // The field indexes that let a search skip the entries that cannot match
 // (issue #4). Like the leaf-hash lookup they are derived data, kept in the
-// index store (hashindex.go) by the indexer goroutine, in the same batches
-// and under the same per-log mark (decision 0005):
+// index store (hashindex.go) by the indexer goroutine, under the same
+// per-log mark (decision 0005), and for the newest posting block in memory
+// (the open block, openblock.go; decision 0010):
 //
 //	P <log#:4> <block:8> <field:1> <value> 00 01   the block's postings of the value (uint16 offsets)
 //	C <log#:4> <field:1> <value> 00 01             how many postings the value has (uint64), and in which posting blocks (a bitmap)
@@ -30,9 +34,9 @@ import (
 // key space, as the log grows, and Pebble never rewrites older postings
 // (decision 0006). A posting key's value is the offsets in the block
 // (index − block × postingBlock) of the entries that have the value, as
-// big-endian uint16s in ascending order; the indexer adds each batch's
-// offsets as a merge operand that indexMerger appends, so nothing is read
-// back. A search reads a value's postings one block at a time, in the
+// big-endian uint16s in ascending order: written once, as a value, when the
+// block is sealed, or as merge operands that indexMerger appends when the
+// open block is spilled (so nothing is read back). A search reads a value's postings one block at a time, in the
 // blocks its count's bitmap names (a Get; the Bloom filters answer a miss
 // of the actor's other spelling without a read), or, for a prefix, the
 // range of the block's keys that start with it.
@@ -48,8 +52,8 @@ import (
 // share one field, and result:success (most entries) is not indexed at
 // all. Search applies Query.Match to every candidate except where the
 // postings are exactly the term's matches (exactTerm), and scans the tail
-// above the mark directly, so an answer never depends on how far the
-// indexer has got.
+// the indexer has not reached directly, so an answer never depends on how
+// far the indexer has got.
 const (
 	indexPostings = 'P'
 	indexCounts   = 'C'
@@ -176,16 +180,20 @@ func checkIndexFormat(db *pebble.DB) (rebuilt bool, err error) {
 	return true, db.Flush()
 }
 
-// indexWriter adds one range of a log's entries to an index batch.
+// indexWriter gathers the indexes of one range of a log's entries (the
+// open block, openblock.go) and writes them to the index store.
 type indexWriter struct {
 	l       *Ledger
 	lg      *logHandle
-	b       *pebble.Batch
 	key     []byte
 	values  map[string]*valuePostings // field byte + encoded value → its postings
 	hashes  []hashPosting             // in index order
 	zones   map[uint64]zone
 	scratch []byte
+	// last is the chain hash of the last entry added; bound is false when
+	// that entry's hash record was not read (a damaged store).
+	last  proofs.Hash
+	bound bool
 }
 
 // valuePostings are one value's postings in an indexer batch.
@@ -206,8 +214,8 @@ type hashPosting struct {
 	off    uint32
 }
 
-func (l *Ledger) newIndexWriter(lg *logHandle, b *pebble.Batch) *indexWriter {
-	return &indexWriter{l: l, lg: lg, b: b, values: map[string]*valuePostings{}, zones: map[uint64]zone{}}
+func (l *Ledger) newIndexWriter(lg *logHandle) *indexWriter {
+	return &indexWriter{l: l, lg: lg, values: map[string]*valuePostings{}, zones: map[uint64]zone{}}
 }
 
 // add indexes entry idx: its leaf hash always, its fields when it has a
@@ -222,6 +230,7 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf, fields []byte) error
 	hp.prefix = binary.BigEndian.Uint64(rec.leafHash[:hashIndexLen])
 	blk, off := idx/postingBlock, uint16(idx%postingBlock)
 	w.hashes = append(w.hashes, hp)
+	w.last, w.bound = rec.chainHash, true
 	if leaf == nil {
 		return nil
 	}
@@ -279,11 +288,14 @@ func (w *indexWriter) addValue(f byte, v []byte, blk uint64, off uint16) {
 	vp.n++
 }
 
-// finish adds the counts, postings and zones gathered by add to the batch:
+// finish adds the counts, postings and zones gathered by add to batch b:
 // counts and postings as merge operands that indexMerger adds up or appends
 // (no read), zones merged with the stored one (a read per zone; the indexer
-// is the store's only writer).
-func (w *indexWriter) finish() error {
+// is the store's only writer). With sst not nil, the postings go there
+// instead, as values (a whole posting block, sealed: openblock.go). finish
+// changes nothing of w but its scratch key, so that readers may read w
+// meanwhile.
+func (w *indexWriter) finish(b *pebble.Batch, sst *sstable.Writer) error {
 	// Each kind in key order: Pebble inserts a run of ascending keys into
 	// its memtable far more cheaply than keys in random order.
 	keys := slices.Sorted(maps.Keys(w.values))
@@ -300,7 +312,7 @@ func (w *indexWriter) finish() error {
 		for _, bp := range vp.lists {
 			v = setBlockBit(v, bp.blk)
 		}
-		if err := w.b.Merge(w.key, v, nil); err != nil {
+		if err := b.Merge(w.key, v, nil); err != nil {
 			return err
 		}
 		for _, bp := range vp.lists {
@@ -315,13 +327,20 @@ func (w *indexWriter) finish() error {
 	})
 	for _, p := range posts {
 		w.key = append(postingKey(w.key[:0], w.lg.num, p.blk, 0, "", false)[:13], p.value...)
-		if err := w.b.Merge(w.key, p.offs, nil); err != nil {
+		var err error
+		if sst != nil {
+			err = sst.Set(w.key, p.offs)
+		} else {
+			err = b.Merge(w.key, p.offs, nil)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	// By epoch and bucket, then by prefix and offset: offsets are unique,
-	// so the order is total.
-	slices.SortFunc(w.hashes, func(a, b hashPosting) int {
+	// so the order is total. A copy: readers scan w.hashes meanwhile.
+	hashes := slices.Clone(w.hashes)
+	slices.SortFunc(hashes, func(a, b hashPosting) int {
 		if c := cmp.Compare(a.epoch, b.epoch); c != 0 {
 			return c
 		}
@@ -331,14 +350,14 @@ func (w *indexWriter) finish() error {
 		return cmp.Compare(a.off, b.off)
 	})
 	var recs []byte
-	for i, h := range w.hashes {
+	for i, h := range hashes {
 		recs = binary.BigEndian.AppendUint64(recs, h.prefix)
 		recs = binary.BigEndian.AppendUint32(recs, h.off)
-		if i+1 < len(w.hashes) && w.hashes[i+1].epoch == h.epoch && hashBucket(w.hashes[i+1].prefix) == hashBucket(h.prefix) {
+		if i+1 < len(hashes) && hashes[i+1].epoch == h.epoch && hashBucket(hashes[i+1].prefix) == hashBucket(h.prefix) {
 			continue
 		}
 		w.key = indexHashKey(w.key[:0], w.lg.num, h.epoch, hashBucket(h.prefix))
-		if err := w.b.Merge(w.key, recs, nil); err != nil {
+		if err := b.Merge(w.key, recs, nil); err != nil {
 			return err
 		}
 		recs = recs[:0]
@@ -355,7 +374,7 @@ func (w *indexWriter) finish() error {
 		case !errors.Is(err, pebble.ErrNotFound):
 			return err
 		}
-		if err := w.b.Set(key, z.encode(), nil); err != nil {
+		if err := b.Set(key, z.encode(), nil); err != nil {
 			return err
 		}
 	}
@@ -374,6 +393,17 @@ func setBlockBit(v []byte, blk uint64) []byte {
 	}
 	v[i] |= 1 << (blk % 8)
 	return v
+}
+
+// setBitmapBit sets block blk's bit in a block bitmap (a count value's
+// tail), growing it as needed.
+func setBitmapBit(bm []byte, blk uint64) []byte {
+	i := int(blk / 8)
+	if len(bm) <= i {
+		bm = append(bm, make([]byte, i+1-len(bm))...)
+	}
+	bm[i] |= 1 << (blk % 8)
+	return bm
 }
 
 // decodeCount splits a count value; ok is false for a malformed one.

@@ -36,19 +36,24 @@ import (
 // bucket's records are merge operands (indexMerger), a sorted run per
 // indexer batch, ~3 KiB per full epoch; their order depends on how the
 // batches fell (sorting them in the merger was measured to cost more than
-// the buckets saved). A lookup reads its bucket in each epoch in turn (a
-// Get: 10 at 10 M entries), and checks each candidate whose 8 bytes match
+// the buckets saved). Since decision 0010 a bucket gets one run per sealed
+// (or spilled) posting block, not per paced batch (openblock.go). A lookup
+// reads its bucket in each epoch in turn (a Get: 10 at 10 M entries) and
+// the open block's records, and checks each candidate whose 8 bytes match
 // against its hash record, lowest index first.
 //
 // A mark and the keys below it are written in one batch, so a crash (which
 // may lose the unflushed memtable, marks included) leaves the store
-// consistent, only behind. At open the indexer starts again from each log's
-// mark. Lookups read the index below the mark and scan the hash records of
-// the tail above it.
+// consistent, only behind; the postings a seal ingests ahead of its batch
+// are deleted at open (trimPostings). At open the indexer starts again from
+// each log's mark. Lookups read the index store below the mark, the open
+// block above it, and scan the hash records of the tail the indexer has not
+// reached.
 const (
 	indexHashes = 'X'
 	indexMark   = 'M'
-	// indexBatch is how many entries one indexer batch covers.
+	// indexBatch is how many unindexed entries make the indexer run at
+	// once rather than wait for indexEvery.
 	indexBatch = 16384
 	// indexEvery is the least time between two indexer runs while fewer
 	// than indexBatch entries wait.
@@ -90,6 +95,10 @@ func (l *Ledger) openIndex() error {
 	// Bloom filters let a search skip the posting blocks where a value is
 	// absent without reading them.
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	opts.EnsureDefaults()
+	if err := removeSealFile(l.cfg.FS, dir); err != nil {
+		return fmt.Errorf("couldn't remove a seal's leftover file: %w", err)
+	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil && strings.Contains(err.Error(), "merger name") {
 		// Written with another merge operator (an older format): it is
@@ -108,6 +117,9 @@ func (l *Ledger) openIndex() error {
 		return fmt.Errorf("couldn't check the index store: %w", err)
 	}
 	l.index = db
+	// Sealed posting blocks are written for the bottom level, where Pebble
+	// places them (openblock.go).
+	l.sealOpts = opts.MakeWriterOptions(len(opts.Levels)-1, db.TableFormat())
 	return nil
 }
 
@@ -118,7 +130,7 @@ func (l *Ledger) loadIndexMark(lg *logHandle) error {
 	}
 	v, closer, err := l.index.Get(indexMarkKey(lg.num))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
+		return l.setIndexMark(lg, 0)
 	}
 	if err != nil {
 		return fmt.Errorf("couldn't read the index mark of log %q: %w", lg.id, err)
@@ -147,6 +159,16 @@ func (l *Ledger) loadIndexMark(lg *logHandle) error {
 			return l.resetLogIndex(lg, fmt.Sprintf("the chain hash at %d differs from the log's", mark-1))
 		}
 	}
+	return l.setIndexMark(lg, mark)
+}
+
+// setIndexMark starts lg's indexes at the index store's mark: an empty open
+// block there, and no postings above it.
+func (l *Ledger) setIndexMark(lg *logHandle, mark uint64) error {
+	if err := l.trimPostings(lg, mark); err != nil {
+		return fmt.Errorf("couldn't trim the postings of log %q: %w", lg.id, err)
+	}
+	lg.open.from, lg.open.end, lg.open.w = mark, mark, nil
 	lg.indexed.Store(mark)
 	return nil
 }
@@ -197,7 +219,10 @@ func (l *Ledger) resetLogIndex(lg *logHandle, why string) error {
 	if err := l.index.Flush(); err != nil {
 		return fmt.Errorf("couldn't reset the indexes of log %q: %w", lg.id, err)
 	}
+	lg.open.mu.Lock()
+	lg.open.from, lg.open.end, lg.open.w = 0, 0, nil
 	lg.indexed.Store(0)
+	lg.open.mu.Unlock()
 	lg.fresh.clear()
 	return nil
 }
@@ -220,6 +245,7 @@ func (l *Ledger) indexer() {
 			continue
 		case <-l.idxStop:
 			l.indexAll()
+			l.flushAllOpen()
 			return
 		}
 		// Pace small batches: under a stream of small commits, indexing
@@ -230,6 +256,7 @@ func (l *Ledger) indexer() {
 			case <-time.After(wait):
 			case <-l.idxStop:
 				l.indexAll()
+				l.flushAllOpen()
 				return
 			}
 		}
@@ -250,59 +277,76 @@ func (l *Ledger) indexPending() uint64 {
 	return n
 }
 
-// indexAll indexes every log up to its committed size.
+// indexAll indexes every log up to its committed size, and spills open
+// blocks over the budget.
 func (l *Ledger) indexAll() {
 	for _, lg := range l.handles() {
 		if err := l.indexLog(lg); err != nil {
-			l.cfg.Logger.Warn("indexing failed; lookups by leaf hash scan instead", "log", lg.id, "err", err)
+			l.cfg.Logger.Warn("indexing failed; searches and lookups by leaf hash scan instead", "log", lg.id, "err", err)
 		}
 	}
+	l.spillOverBudget()
 }
 
+// indexLog gathers lg's committed entries into its open block, a chunk at a
+// time, and seals each posting block that fills (openblock.go).
 func (l *Ledger) indexLog(lg *logHandle) error {
 	st := lg.state.Load()
 	if st == nil {
 		return nil
 	}
-	from := lg.indexed.Load()
-	for from < st.size {
-		to := min(st.size, from+indexBatch)
-		b := l.index.NewBatch()
-		w := l.newIndexWriter(lg, b)
-		var (
-			last  proofs.Hash
-			bound bool
-		)
-		var err error
-		if fresh, ok := lg.fresh.take(from, to); ok {
-			for i, e := range fresh {
-				if err = w.add(from+uint64(i), e.rec, e.leaf, e.fields()); err != nil {
-					break
-				}
+	for {
+		_, _, end, full := lg.open.state()
+		if full {
+			if err := l.flushOpen(lg); err != nil {
+				return err
 			}
-			last, bound = fresh[len(fresh)-1].rec.chainHash, true
-		} else {
-			err = l.scanEntryRecords(lg, from, to, func(idx uint64, rec hashRecord, leaf []byte) error {
-				last, bound = rec.chainHash, idx == to-1
-				return w.add(idx, rec, leaf, nil)
-			})
 		}
-		if err == nil {
-			err = w.finish()
+		if end >= st.size {
+			return nil
 		}
-		if err == nil {
-			// The mark goes in the same batch as what it covers.
-			b.Set(indexMarkKey(lg.num), encodeIndexMark(to, last, bound), nil)
-			err = b.Commit(pebble.NoSync)
-		}
-		b.Close()
-		if err != nil {
+		if err := l.gather(lg, end, min(st.size, end+indexChunk, blockEnd(end))); err != nil {
 			return err
 		}
-		lg.indexed.Store(to)
-		from = to
 	}
-	return nil
+}
+
+// hashCandidates returns, in ascending order, the indexes below mark whose
+// leaf hash starts with the 8 bytes of prefix, from the index store and the
+// open block, read under the open block's lock so that a seal moving
+// entries from one to the other hides none.
+func (l *Ledger) hashCandidates(lg *logHandle, prefix, mark uint64) ([]uint64, error) {
+	ob := &lg.open
+	ob.mu.RLock()
+	defer ob.mu.RUnlock()
+	var (
+		key   []byte
+		cands []uint64
+	)
+	for ep := uint64(0); ep*hashEpoch < min(mark, ob.from); ep++ {
+		key = indexHashKey(key[:0], lg.num, ep, hashBucket(prefix))
+		v, closer, err := l.index.Get(key)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read the leaf hash index: %w", err)
+		}
+		for i := 0; i+hashRecordSize <= len(v); i += hashRecordSize {
+			if binary.BigEndian.Uint64(v[i:]) != prefix {
+				continue
+			}
+			if idx := ep*hashEpoch + uint64(binary.BigEndian.Uint32(v[i+hashIndexLen:])); idx < mark {
+				cands = append(cands, idx) // at or above mark: the tail is scanned
+			}
+		}
+		closer.Close()
+	}
+	cands = ob.hashCandidates(cands, prefix, mark)
+	// A bucket holds a sorted run per seal or spill: the lowest matching
+	// index comes first only once sorted.
+	slices.Sort(cands)
+	return cands, nil
 }
 
 // scanEntryRecords calls fn with the hash record and the payload (nil when
@@ -401,35 +445,15 @@ func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 	if l.index == nil {
 		mark = 0
 	}
-	var key []byte
 	prefix := binary.BigEndian.Uint64(h[:hashIndexLen])
-	for ep := uint64(0); ep*hashEpoch < mark; ep++ {
-		key = indexHashKey(key[:0], lg.num, ep, hashBucket(prefix))
-		v, closer, err := l.index.Get(key)
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("couldn't read the leaf hash index: %w", err)
-		}
-		var cands []uint64
-		for i := 0; i+hashRecordSize <= len(v); i += hashRecordSize {
-			if binary.BigEndian.Uint64(v[i:]) != prefix {
-				continue
-			}
-			if idx := ep*hashEpoch + uint64(binary.BigEndian.Uint32(v[i+hashIndexLen:])); idx < mark {
-				cands = append(cands, idx) // at or above mark: the tail is scanned below
-			}
-		}
-		closer.Close()
-		// A bucket holds a sorted run per indexer batch: the lowest
-		// matching index comes first only once sorted.
-		slices.Sort(cands)
-		for _, idx := range cands {
-			// The index is a hint: only the hash record decides.
-			if rec, err := l.hashRecord(lg, idx); err == nil && rec.leafHash == h {
-				return idx, nil
-			}
+	cands, err := l.hashCandidates(lg, prefix, mark)
+	if err != nil {
+		return 0, err
+	}
+	for _, idx := range cands {
+		// The index is a hint: only the hash record decides.
+		if rec, err := l.hashRecord(lg, idx); err == nil && rec.leafHash == h {
+			return idx, nil
 		}
 	}
 	found, at := false, uint64(0)

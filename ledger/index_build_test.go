@@ -585,13 +585,13 @@ func BenchmarkIndexWriter(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		bt.Reset()
-		w := l.newIndexWriter(lg, bt)
+		w := l.newIndexWriter(lg)
 		for i := range n {
 			if err := w.add(uint64(i), recs[i], leaf, fields[i]); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := w.finish(); err != nil {
+		if err := w.finish(bt, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -188,6 +189,10 @@ type Ledger struct {
 	stopPub chan struct{}
 	seqDone chan struct{}
 	pubDone chan struct{}
+
+	// sealOpts are the options of the sstables that seal posting blocks
+	// (openblock.go).
+	sealOpts sstable.WriterOptions
 
 	idem  idemLocks
 	stats Stats

@@ -96,9 +96,12 @@ type logHandle struct {
 	// commit, read by everyone.
 	state atomic.Pointer[logState]
 
-	// indexed is the size up to which the leaf hash index holds this log;
-	// written by the indexer, read by IndexOf.
+	// indexed is the size up to which the indexes hold this log, in the
+	// index store or in the open block; written by the indexer (under
+	// open.mu), read by searches and IndexOf.
 	indexed atomic.Uint64
+	// open is the newest part of the indexes, in memory (openblock.go).
+	open openBlock
 	// fresh is the sequencer's hand-off of committed entries to the
 	// indexer (fresh.go).
 	fresh freshQueue

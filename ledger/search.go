@@ -379,15 +379,10 @@ func (l *Ledger) newPlan(lg *logHandle, q *Query, mark uint64, desc bool) (*plan
 		if until != nil {
 			z.max = until.UnixNano() // exclusive
 		}
-		it, err := l.index.NewIter(&pebble.IterOptions{
-			LowerBound: zoneKey(lg.num, 0),
-			UpperBound: zoneKey(lg.num, (mark+zoneBlock-1)/zoneBlock),
-		})
-		if err != nil {
+		if err := l.openZones(lg, z, mark); err != nil {
 			p.close()
 			return nil, err
 		}
-		z.iter = it
 		p.zone = z
 		p.sources = append(p.sources, z)
 		p.notes = append(p.notes, "time zones")
@@ -428,7 +423,13 @@ const (
 // a nil source when the term is better left to filter (a prefix of more
 // than planMaxValues values).
 func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool, mark uint64, desc bool) (source, uint64, error) {
-	s := &blockSource{l: l, num: lg.num, field: fb, desc: desc, last: (mark - 1) / postingBlock}
+	// The index store and the open block together, under the open block's
+	// lock: a seal moves a block from one to the other.
+	ob := &lg.open
+	ob.mu.RLock()
+	defer ob.mu.RUnlock()
+	s := &blockSource{l: l, ob: ob, num: lg.num, field: fb, desc: desc, last: (mark - 1) / postingBlock, fresh: ob.from / postingBlock}
+	memBlk, inMem := ob.memBlock()
 	var total uint64
 	seen := map[string]bool{}
 	for _, v := range values {
@@ -442,6 +443,10 @@ func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool,
 			if err != nil {
 				return nil, 0, err
 			}
+			if m := ob.count(append([]byte{fb}, enc...)); m > 0 && inMem {
+				blocks = setBitmapBit(blocks, memBlk)
+				n += m
+			}
 			if n > 0 {
 				s.exact = append(s.exact, enc)
 				s.addBlocks(blocks)
@@ -450,12 +455,17 @@ func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool,
 			continue
 		}
 		// A prefix: as many postings as its values have together.
+		enc := appendIndexValue(nil, v, false)
+		m, n := ob.prefixCount(fb, enc)
+		if m > 0 && inMem {
+			s.addBlocks(setBitmapBit(nil, memBlk))
+			total += m
+		}
 		lower := fieldKey(nil, indexCounts, lg.num, fb, v, false)
 		it, err := l.index.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
 		if err != nil {
 			return nil, 0, err
 		}
-		n := 0
 		for ok := it.First(); ok; ok = it.Next() {
 			if n++; n > planMaxValues {
 				it.Close()
@@ -470,7 +480,7 @@ func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool,
 			return nil, 0, err
 		}
 		if n > 0 {
-			s.prefixes = append(s.prefixes, appendIndexValue(nil, v, false))
+			s.prefixes = append(s.prefixes, enc)
 		}
 	}
 	if len(s.exact) == 0 && len(s.prefixes) == 0 {
@@ -484,12 +494,14 @@ func (l *Ledger) termSource(lg *logHandle, fb byte, values []string, exact bool,
 // holds the union of their offsets in the block it stands on.
 type blockSource struct {
 	l        *Ledger
+	ob       *openBlock
 	num      uint32
 	field    byte
 	exact    [][]byte // encoded values, terminated: one Get per block each
 	prefixes [][]byte // encoded prefixes: one key range per block each
 	desc     bool
 	last     uint64           // the last block below the mark
+	fresh    uint64           // the first block the open block held, or might have, at plan time
 	blocks   []byte           // the bitmap of the blocks that hold any of the values (decodeCount)
 	iter     *pebble.Iterator // for prefixes; opened on first use
 	key      []byte
@@ -515,10 +527,23 @@ func (s *blockSource) holds(blk uint64) bool {
 	return i < uint64(len(s.blocks)) && s.blocks[i]&(1<<(blk%8)) != 0
 }
 
-// load reads block blk's postings into s.offs.
+// load reads block blk's postings into s.offs. A block from s.fresh on
+// may have changed since the plan (entries gathered, spilled, sealed): it
+// is read from the open block and the index store together, under the open
+// block's lock, and from the store as it is now, not from the source's
+// iterator, which saw it as it was when opened.
 func (s *blockSource) load(blk uint64) error {
 	s.offs, s.blk, s.loaded = s.offs[:0], blk, true
 	parts := 0
+	if blk >= s.fresh {
+		s.ob.mu.RLock()
+		defer s.ob.mu.RUnlock()
+		if b, ok := s.ob.memBlock(); ok && b == blk {
+			var n int
+			s.offs, n = s.ob.appendPostings(s.offs, s.field, s.exact, s.prefixes)
+			parts += n
+		}
+	}
 	add := func(v []byte) {
 		for i := 0; i+1 < len(v); i += 2 {
 			s.offs = append(s.offs, binary.BigEndian.Uint16(v[i:]))
@@ -537,28 +562,49 @@ func (s *blockSource) load(blk uint64) error {
 		add(v)
 		closer.Close()
 	}
-	for _, pfx := range s.prefixes {
-		if s.iter == nil {
+	if len(s.prefixes) > 0 {
+		it := s.iter
+		if blk >= s.fresh || it == nil {
 			lower := postingKey(nil, s.num, 0, 0, "", false)[:5]
-			it, err := s.l.index.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
-			if err != nil {
+			var err error
+			if it, err = s.l.index.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)}); err != nil {
 				return err
 			}
-			s.iter = it
+			if blk >= s.fresh {
+				defer it.Close()
+			} else {
+				s.iter = it
+			}
 		}
-		s.key = append(postingKey(s.key[:0], s.num, blk, s.field, "", false), pfx...)
-		for ok := s.iter.SeekGE(s.key); ok && bytes.HasPrefix(s.iter.Key(), s.key); ok = s.iter.Next() {
-			add(s.iter.Value())
-		}
-		if err := s.iter.Error(); err != nil {
-			return fmt.Errorf("couldn't read an index: %w", err)
+		for _, pfx := range s.prefixes {
+			s.key = append(postingKey(s.key[:0], s.num, blk, s.field, "", false), pfx...)
+			for ok := it.SeekGE(s.key); ok && bytes.HasPrefix(it.Key(), s.key); ok = it.Next() {
+				add(it.Value())
+			}
+			if err := it.Error(); err != nil {
+				return fmt.Errorf("couldn't read an index: %w", err)
+			}
 		}
 	}
-	if parts > 1 {
+	// Several lists (values, or the open block and the store while a seal
+	// is under way), or one out of order (no path writes one; a defence):
+	// sorted and made distinct.
+	if parts > 1 || !isStrictlyAscending(s.offs) {
 		slices.Sort(s.offs)
 		s.offs = slices.Compact(s.offs)
 	}
 	return nil
+}
+
+// isStrictlyAscending reports whether each offset is greater than the one
+// before it.
+func isStrictlyAscending(offs []uint16) bool {
+	for i := 1; i < len(offs); i++ {
+		if offs[i] <= offs[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *blockSource) seek(x uint64) (uint64, bool, error) {
@@ -619,12 +665,16 @@ func (emptySource) seek(uint64) (uint64, bool, error) { return 0, false, nil }
 func (emptySource) close() error                      { return nil }
 
 // zoneSource holds every index of the blocks whose time range meets
-// [min, max): the candidates of since and until.
+// [min, max): the candidates of since and until. The zones below memFirst
+// are read from the index store (iter); those from memFirst on, which the
+// open block holds or held when the plan was made, are a copy (mem).
 type zoneSource struct {
 	iter     *pebble.Iterator
 	num      uint32
 	desc     bool
 	min, max int64 // max exclusive
+	memFirst uint64
+	mem      []zoneSlot // zones memFirst, memFirst+1, …
 	// The block looked at last, whether it qualified and whether all of it
 	// lies inside [min, max).
 	blk       uint64
@@ -633,22 +683,114 @@ type zoneSource struct {
 	blkInside bool
 }
 
-func (z *zoneSource) qualifies(v []byte) (meets, inside bool) {
-	zn, ok := decodeZone(v)
-	if !ok {
-		return false, false
+type zoneSlot struct {
+	z  zone
+	ok bool
+}
+
+// openZones sets z up for the zones below mark: an iterator over the index
+// store's zones below the open block's first zone, and a copy of the open
+// block's zones, merged with the store's record of the first one (which a
+// spill may have written part of), taken together under the open block's
+// lock.
+func (l *Ledger) openZones(lg *logHandle, z *zoneSource, mark uint64) error {
+	ob := &lg.open
+	ob.mu.RLock()
+	defer ob.mu.RUnlock()
+	z.memFirst = ob.from / zoneBlock
+	it, err := l.index.NewIter(&pebble.IterOptions{
+		LowerBound: zoneKey(lg.num, 0),
+		UpperBound: zoneKey(lg.num, z.memFirst),
+	})
+	if err != nil {
+		return err
 	}
+	z.iter = it
+	if mark <= z.memFirst*zoneBlock {
+		return nil
+	}
+	z.mem = make([]zoneSlot, (mark-1)/zoneBlock+1-z.memFirst)
+	v, closer, err := l.index.Get(zoneKey(lg.num, z.memFirst))
+	switch {
+	case err == nil:
+		if zn, ok := decodeZone(v); ok {
+			z.mem[0] = zoneSlot{zn, true}
+		}
+		closer.Close()
+	case !errors.Is(err, pebble.ErrNotFound):
+		it.Close()
+		z.iter = nil
+		return fmt.Errorf("couldn't read the time zones: %w", err)
+	}
+	if ob.w != nil {
+		for b, zn := range ob.w.zones {
+			if b < z.memFirst || b-z.memFirst >= uint64(len(z.mem)) {
+				continue
+			}
+			if sl := &z.mem[b-z.memFirst]; sl.ok {
+				sl.z = zone{min(sl.z.min, zn.min), max(sl.z.max, zn.max)}
+			} else {
+				*sl = zoneSlot{zn, true}
+			}
+		}
+	}
+	return nil
+}
+
+func (z *zoneSource) qualifies(zn zone) (meets, inside bool) {
 	return zn.max >= z.min && zn.min < z.max, zn.min >= z.min && zn.max < z.max
 }
 
-func (z *zoneSource) seek(x uint64) (uint64, bool, error) {
-	blk := x / zoneBlock
-	if z.blkSet && blk == z.blk && z.blkOK {
-		return x, true, nil
+// hit records that zone block b qualifies, and returns the index to go to
+// from x: x itself in its own block, else b's first (ascending) or last
+// (descending) index.
+func (z *zoneSource) hit(b uint64, inside bool, x uint64) uint64 {
+	z.blk, z.blkOK, z.blkSet, z.blkInside = b, true, true, inside
+	switch {
+	case b == x/zoneBlock:
+		return x
+	case z.desc:
+		return b*zoneBlock + zoneBlock - 1
 	}
+	return b * zoneBlock
+}
+
+// memSeek looks for a qualifying zone in mem from block blk on, in the
+// source's direction.
+func (z *zoneSource) memSeek(blk, x uint64) (uint64, bool) {
+	end := z.memFirst + uint64(len(z.mem))
+	if !z.desc {
+		for b := max(blk, z.memFirst); b < end; b++ {
+			if sl := z.mem[b-z.memFirst]; sl.ok {
+				if meets, inside := z.qualifies(sl.z); meets {
+					return z.hit(b, inside, x), true
+				}
+			}
+		}
+		return 0, false
+	}
+	if end == 0 {
+		return 0, false
+	}
+	for b := min(blk, end-1); b >= z.memFirst; b-- {
+		if sl := z.mem[b-z.memFirst]; sl.ok {
+			if meets, inside := z.qualifies(sl.z); meets {
+				return z.hit(b, inside, x), true
+			}
+		}
+		if b == 0 {
+			break
+		}
+	}
+	return 0, false
+}
+
+// storeSeek looks for a qualifying zone in the index store from block blk
+// on (below memFirst), in the source's direction.
+func (z *zoneSource) storeSeek(blk, x uint64) (uint64, bool, error) {
 	var ok bool
 	if z.desc {
-		ok = z.iter.SeekLT(zoneKey(z.num, blk+1))
+		ok = z.iter.SeekLT(zoneKey(z.num, min(blk+1, z.memFirst)))
 	} else {
 		ok = z.iter.SeekGE(zoneKey(z.num, blk))
 	}
@@ -657,22 +799,44 @@ func (z *zoneSource) seek(x uint64) (uint64, bool, error) {
 		if len(k) != 13 {
 			continue
 		}
-		b := binary.BigEndian.Uint64(k[5:])
-		if meets, inside := z.qualifies(z.iter.Value()); meets {
-			z.blk, z.blkOK, z.blkSet, z.blkInside = b, true, true, inside
-			if b == blk {
-				return x, true, nil
-			}
-			if z.desc {
-				return b*zoneBlock + zoneBlock - 1, true, nil
-			}
-			return b * zoneBlock, true, nil
+		zn, good := decodeZone(z.iter.Value())
+		if !good {
+			continue
+		}
+		if meets, inside := z.qualifies(zn); meets {
+			return z.hit(binary.BigEndian.Uint64(k[5:]), inside, x), true, nil
 		}
 	}
 	if err := z.iter.Error(); err != nil {
 		return 0, false, fmt.Errorf("couldn't read the time zones: %w", err)
 	}
 	return 0, false, nil
+}
+
+func (z *zoneSource) seek(x uint64) (uint64, bool, error) {
+	blk := x / zoneBlock
+	if z.blkSet && blk == z.blk && z.blkOK {
+		return x, true, nil
+	}
+	if !z.desc {
+		if blk < z.memFirst {
+			if y, ok, err := z.storeSeek(blk, x); err != nil || ok {
+				return y, ok, err
+			}
+		}
+		y, ok := z.memSeek(blk, x)
+		return y, ok, nil
+	}
+	if blk >= z.memFirst {
+		if y, ok := z.memSeek(blk, x); ok {
+			return y, true, nil
+		}
+		if z.memFirst == 0 {
+			return 0, false, nil
+		}
+		blk = z.memFirst - 1
+	}
+	return z.storeSeek(blk, x)
 }
 
 func (z *zoneSource) next() bool {

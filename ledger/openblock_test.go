@@ -1,0 +1,407 @@
+package ledger
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// TestSearchWhileSealing runs searches and lookups by leaf hash while the
+// log grows and the indexer gathers, seals and spills posting blocks under
+// them: each answer must be exactly the brute-force answer at the size the
+// search was bounded by. With -race it also checks the open block's
+// locking.
+func TestSearchWhileSealing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		budget uint64
+	}{
+		{"seal", 1 << 18},
+		{"spill", 100}, // spilled at almost every indexer run, then sealed from the batches
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(b, m uint64) { postingBlock, openIndexBudget = b, m }(postingBlock, openIndexBudget)
+			postingBlock, openIndexBudget = 256, tc.budget
+			testSearchWhileSealing(t)
+		})
+	}
+}
+
+func testSearchWhileSealing(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	const n = 5000
+	r := rand.New(rand.NewPCG(7, 8))
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = searchEvent(r, i)
+	}
+	type asked struct {
+		qs   string
+		opts ScanOptions
+		got  []uint64
+		plan string
+	}
+	var (
+		done    atomic.Bool
+		mu      sync.Mutex
+		answers []asked
+		lookups atomic.Int64
+		wg      sync.WaitGroup
+	)
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 99))
+			now := searchBase.Add(n * time.Minute)
+			for !done.Load() {
+				size, err := l.Size(DefaultLogID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if size == 0 {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				// A lookup by leaf hash of an entry that may be in the open
+				// block, sealed, or being sealed.
+				i := uint64(r.Int64N(int64(size)))
+				if r.IntN(2) == 0 {
+					i = size - 1 - uint64(r.Int64N(int64(min(size, 300))))
+				}
+				rec, err := l.Read(DefaultLogID, i)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got, err := l.IndexOf(DefaultLogID, rec.LeafHash); err != nil || got != i {
+					t.Errorf("IndexOf(entry %d's hash) = %d, %v", i, got, err)
+					return
+				}
+				lookups.Add(1)
+				qs := searchQuery(r, n)
+				q, err := ParseQuery(qs, now)
+				if err != nil {
+					t.Errorf("%s: %v", qs, err)
+					return
+				}
+				opts := ScanOptions{Desc: r.IntN(2) == 0, From: ^uint64(0), Bound: size}
+				if !opts.Desc {
+					opts.From = 0
+				}
+				var got []uint64
+				stats, err := l.Search(ctx, DefaultLogID, q, opts, func(rec *Record) (bool, error) {
+					got = append(got, rec.Index)
+					return true, nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				answers = append(answers, asked{qs, opts, got, stats.Plan})
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < n; {
+		k := min(n-i, 1+r.IntN(120))
+		if _, err := l.Append(ctx, DefaultLogID, evs[i:i+k], AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		i += k
+		time.Sleep(time.Duration(r.IntN(3)) * time.Millisecond)
+	}
+	waitIndexed(t, l, DefaultLogID)
+	time.Sleep(50 * time.Millisecond) // a few searches of the settled index too
+	done.Store(true)
+	wg.Wait()
+
+	all := allEntries(t, l)
+	indexed := 0
+	now := searchBase.Add(n * time.Minute)
+	for _, a := range answers {
+		q, _ := ParseQuery(a.qs, now)
+		if want := bruteSearch(all, q, a.opts); !slices.Equal(a.got, want) {
+			t.Fatalf("query %q %+v (plan %s): got %d entries %v…, want %d %v…",
+				a.qs, a.opts, a.plan, len(a.got), head(a.got), len(want), head(want))
+		}
+		if a.plan != "scan" {
+			indexed++
+		}
+	}
+	t.Logf("%d searches (%d used an index), %d lookups by hash", len(answers), indexed, lookups.Load())
+	if len(answers) < 50 || indexed < len(answers)/4 {
+		t.Fatalf("too few searches to mean anything: %d, %d of them indexed", len(answers), indexed)
+	}
+}
+
+// postingsAbove returns how many posting offsets the index store holds for
+// the log at or above index mark.
+func postingsAbove(t *testing.T, db *pebble.DB, num uint32, mark uint64) int {
+	t.Helper()
+	lower := postingKey(nil, num, 0, 0, "", false)[:5]
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		blk := binary.BigEndian.Uint64(it.Key()[5:13])
+		v := it.Value()
+		for i := 0; i+1 < len(v); i += 2 {
+			if blk*postingBlock+uint64(binary.BigEndian.Uint16(v[i:])) >= mark {
+				n++
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestSealCutShort crashes the filesystem at each step of a seal (the
+// sstable written, ingested, its batch committed but not flushed) and
+// recovers: postings a seal ingested above the surviving mark are deleted
+// at open, the index the indexer then builds is byte for byte the one it
+// builds from nothing, and searches and lookups are exact.
+func TestSealCutShort(t *testing.T) {
+	defer func(b uint64) { postingBlock = b }(postingBlock)
+	postingBlock = 128
+	for _, step := range []string{"written", "ingested", "committed"} {
+		t.Run(step, func(t *testing.T) {
+			ctx := context.Background()
+			fs := vfs.NewCrashableMem()
+			var (
+				clone *vfs.MemFS
+				seals int
+				l     *Ledger
+			)
+			sealHook = func(s string) {
+				if s == "committed" {
+					seals++
+				}
+				switch {
+				case seals == 2 && s == "committed":
+					// The first two blocks' marks made durable, so that the
+					// crash falls on a store with a mark.
+					if err := l.index.Flush(); err != nil {
+						t.Error(err)
+					}
+				case seals == 2 && s == step, seals == 3 && s == "committed" && step == "committed":
+					clone = fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+				}
+			}
+			defer func() { sealHook = nil }()
+			l, err := Open(ctx, crashConfig(fs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(3, 4))
+			for i := 0; i < 700; i += 50 {
+				evs := make([]Event, 50)
+				for k := range evs {
+					evs[k] = searchEvent(r, i+k)
+				}
+				if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				waitIndexed(t, l, DefaultLogID) // each seal in its own indexer run
+			}
+			lg0, err := l.handle(DefaultLogID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			num := lg0.num
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			sealHook = nil
+			if clone == nil {
+				t.Fatalf("the third seal never reached step %q", step)
+			}
+
+			// What the crash left: with the ingest done, postings above
+			// the mark (the mark's batch is lost with the memtable).
+			cfg := crashConfig(clone)
+			db, err := pebble.Open(filepath.Join(cfg.Dir, "index"), &pebble.Options{FS: clone, Merger: indexMerger, Logger: quietLogger{cfg.Logger}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mark := uint64(0)
+			if v, closer, err := db.Get(indexMarkKey(num)); err == nil {
+				mark, _, _, _ = decodeIndexMark(v)
+				closer.Close()
+			}
+			above := postingsAbove(t, db, num, mark)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("after the crash: mark %d, %d postings above it", mark, above)
+			if mark != 2*postingBlock {
+				t.Fatalf("the crash left mark %d, want %d", mark, 2*postingBlock)
+			}
+			if step != "written" && above == 0 {
+				t.Fatalf("the crash at %q left no postings above the mark: the test does not test the trim", step)
+			}
+			if _, err := clone.Stat(filepath.Join(cfg.Dir, "index", sealFile)); step == "written" && err != nil {
+				// Its directory entry was not synced, so the crash may or
+				// may not keep it: keep one, to see it removed.
+				f, err := clone.Create(filepath.Join(cfg.Dir, "index", sealFile), vfs.WriteCategoryUnspecified)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Write([]byte("half an sstable"))
+				f.Close()
+			}
+
+			l, err = Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if _, err := clone.Stat(filepath.Join(cfg.Dir, "index", sealFile)); err == nil {
+				t.Fatal("the seal file is still there after open")
+			}
+			lg, err := l.handle(DefaultLogID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, from, _, _ := lg.open.state()
+			if n := postingsAbove(t, l.index, lg.num, from); n != 0 {
+				t.Fatalf("%d postings above the mark %d after open", n, from)
+			}
+			waitIndexed(t, l, DefaultLogID)
+			recovered := indexStoreContents(t, l)
+			checkIndexOf(t, l, DefaultLogID)
+			checkSearches(t, l, 700)
+
+			if err := l.resetLogIndex(lg, "the test rebuilds it"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case l.idxWake <- struct{}{}:
+			default:
+			}
+			waitIndexed(t, l, DefaultLogID)
+			rebuilt := indexStoreContents(t, l)
+			for k, v := range rebuilt {
+				if recovered[k] != v {
+					t.Errorf("key %x: recovered %x, rebuilt %x", k, recovered[k], v)
+				}
+			}
+			for k := range recovered {
+				if _, ok := rebuilt[k]; !ok {
+					t.Errorf("key %x: only in the recovered store", k)
+				}
+			}
+		})
+	}
+}
+
+// checkSearches runs random searches of the default log (of n
+// searchEvents) and wants the brute-force answers.
+func checkSearches(t *testing.T, l *Ledger, n int) {
+	t.Helper()
+	all := allEntries(t, l)
+	r := rand.New(rand.NewPCG(5, 6))
+	now := searchBase.Add(time.Duration(n) * time.Minute)
+	for range 100 {
+		qs := searchQuery(r, n)
+		q, err := ParseQuery(qs, now)
+		if err != nil {
+			t.Fatalf("%s: %v", qs, err)
+		}
+		opts := ScanOptions{Desc: r.IntN(2) == 0, From: ^uint64(0)}
+		if !opts.Desc {
+			opts.From = 0
+		}
+		got, stats := search(t, l, q, opts)
+		if want := bruteSearch(all, q, opts); !slices.Equal(got, want) {
+			t.Fatalf("query %q %+v (plan %s): got %d entries %v…, want %d %v…", qs, opts, stats.Plan, len(got), head(got), len(want), head(want))
+		}
+	}
+}
+
+// TestOpenBlockAcrossRestart closes the ledger with a posting block half
+// gathered: Close spills it with its mark, the next open starts from there,
+// and when the block fills it is sealed from the spilled part and the rest.
+// The index store then holds what a rebuild from nothing writes.
+func TestOpenBlockAcrossRestart(t *testing.T) {
+	defer func(b uint64) { postingBlock = b }(postingBlock)
+	postingBlock = 128
+	ctx := context.Background()
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(9, 10))
+	appendN := func(l *Ledger, from, n int) {
+		t.Helper()
+		evs := make([]Event, n)
+		for k := range evs {
+			evs[k] = searchEvent(r, from+k)
+		}
+		if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := openTest(t, dir)
+	appendN(l, 0, 200)
+	waitIndexed(t, l, DefaultLogID)
+	size, err := l.Size(DefaultLogID) // read-only events are not stored
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size <= postingBlock || size >= 2*postingBlock {
+		t.Fatalf("size %d: not in block 1", size)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir)
+	defer l.Close()
+	lg, err := l.handle(DefaultLogID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, from, _, _ := lg.open.state(); from != size || lg.indexed.Load() != size {
+		t.Fatalf("after Close and open: the store's mark %d, indexed %d; want both %d", from, lg.indexed.Load(), size)
+	}
+	appendN(l, 200, 100)
+	waitIndexed(t, l, DefaultLogID)
+	if _, from, _, _ := lg.open.state(); from != 2*postingBlock {
+		t.Fatalf("block 1 not sealed: the store's mark is %d", from)
+	}
+	checkIndexOf(t, l, DefaultLogID)
+	checkSearches(t, l, 300)
+	recovered := indexStoreContents(t, l)
+	if err := l.resetLogIndex(lg, "the test rebuilds it"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case l.idxWake <- struct{}{}:
+	default:
+	}
+	waitIndexed(t, l, DefaultLogID)
+	rebuilt := indexStoreContents(t, l)
+	if len(rebuilt) != len(recovered) {
+		t.Errorf("%d keys rebuilt, %d before", len(rebuilt), len(recovered))
+	}
+	for k, v := range rebuilt {
+		if recovered[k] != v {
+			t.Errorf("key %x: before %x, rebuilt %x", k, recovered[k], v)
+		}
+	}
+}
