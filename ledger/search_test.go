@@ -118,8 +118,14 @@ func searchQuery(r *rand.Rand, n int) string {
 // allEntries reads every entry of the default log with ParseEntry.
 func allEntries(t *testing.T, l *Ledger) []*Entry {
 	t.Helper()
+	return allEntriesOf(t, l, DefaultLogID)
+}
+
+// allEntriesOf parses every entry of log id, in index order.
+func allEntriesOf(t *testing.T, l *Ledger, id string) []*Entry {
+	t.Helper()
 	var all []*Entry
-	_, err := l.Scan(context.Background(), DefaultLogID, ScanOptions{}, func(r *Record) (bool, error) {
+	_, err := l.Scan(context.Background(), id, ScanOptions{}, func(r *Record) (bool, error) {
 		en, err := ParseEntry(r.Leaf)
 		all = append(all, en)
 		return err == nil, err
