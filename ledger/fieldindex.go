@@ -194,6 +194,19 @@ type indexWriter struct {
 	// that entry's hash record was not read (a damaged store).
 	last  proofs.Hash
 	bound bool
+	// The values of the entry added before, in the order add gave them,
+	// and their postings: consecutive entries mostly share their category,
+	// action, actor and address in the same places, and a compare costs
+	// less than the map lookup it saves.
+	prev []prevValue
+	pos  int // the current entry's values so far
+}
+
+// prevValue is one value of the entry added before: its map key and
+// postings.
+type prevValue struct {
+	key []byte
+	vp  *valuePostings
 }
 
 // valuePostings are one value's postings in an indexer batch.
@@ -234,6 +247,7 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf, fields []byte) error
 	if leaf == nil {
 		return nil
 	}
+	w.pos = 0
 	var (
 		t  int64
 		ok bool
@@ -248,6 +262,7 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf, fields []byte) error
 		if err != nil {
 			return nil
 		}
+		w.pos = 0 // leafIndexFields may have added some
 		for _, iv := range en.IndexValues() {
 			f, ok := indexFields[iv.Field]
 			if !ok || iv.Field == "result" && iv.Value == "success" {
@@ -270,11 +285,20 @@ func (w *indexWriter) add(idx uint64, rec hashRecord, leaf, fields []byte) error
 // off of posting block blk; a posting it has already is not added again.
 func (w *indexWriter) addValue(f byte, v []byte, blk uint64, off uint16) {
 	w.key = appendIndexValue(append(w.key[:0], f), v, true)
-	vp := w.values[string(w.key)]
-	if vp == nil {
-		vp = &valuePostings{}
-		w.values[string(w.key)] = vp
+	var vp *valuePostings
+	if w.pos < len(w.prev) && bytes.Equal(w.prev[w.pos].key, w.key) {
+		vp = w.prev[w.pos].vp
+	} else {
+		if vp = w.values[string(w.key)]; vp == nil {
+			vp = &valuePostings{}
+			w.values[string(w.key)] = vp
+		}
+		if w.pos == len(w.prev) {
+			w.prev = append(w.prev, prevValue{})
+		}
+		w.prev[w.pos] = prevValue{append(w.prev[w.pos].key[:0], w.key...), vp}
 	}
+	w.pos++
 	last := len(vp.lists) - 1
 	if last < 0 || vp.lists[last].blk != blk {
 		vp.lists = append(vp.lists, blockPosts{blk: blk, offs: make([]byte, 0, 8)})
@@ -337,18 +361,9 @@ func (w *indexWriter) finish(b *pebble.Batch, sst *sstable.Writer) error {
 			return err
 		}
 	}
-	// By epoch and bucket, then by prefix and offset: offsets are unique,
-	// so the order is total. A copy: readers scan w.hashes meanwhile.
-	hashes := slices.Clone(w.hashes)
-	slices.SortFunc(hashes, func(a, b hashPosting) int {
-		if c := cmp.Compare(a.epoch, b.epoch); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.off, b.off)
-	})
+	// By epoch and bucket, then by prefix and offset. A copy: readers scan
+	// w.hashes meanwhile.
+	hashes := sortHashes(w.hashes)
 	var recs []byte
 	for i, h := range hashes {
 		recs = binary.BigEndian.AppendUint64(recs, h.prefix)
@@ -379,6 +394,50 @@ func (w *indexWriter) finish(b *pebble.Batch, sst *sstable.Writer) error {
 		}
 	}
 	return nil
+}
+
+// sortHashes returns a copy of hs, which is in index order, sorted by
+// epoch, prefix and offset (offsets are unique, so the order is total): a
+// counting sort by bucket within each epoch, then each bucket, a few
+// records, by insertion. It costs about a third of a comparison sort of a
+// sealed block's 65,536 records.
+func sortHashes(hs []hashPosting) []hashPosting {
+	out := make([]hashPosting, len(hs))
+	next := make([]int, 1<<hashBucketBits)
+	for lo := 0; lo < len(hs); {
+		hi := lo
+		for hi < len(hs) && hs[hi].epoch == hs[lo].epoch {
+			hi++
+		}
+		// next[b]: where bucket b's next record goes, from lo.
+		clear(next)
+		for _, h := range hs[lo:hi] {
+			next[hashBucket(h.prefix)]++
+		}
+		at := lo
+		for b, n := range next {
+			next[b] = at
+			at += n
+		}
+		for _, h := range hs[lo:hi] {
+			b := hashBucket(h.prefix)
+			out[next[b]] = h
+			next[b]++
+		}
+		// Each bucket, now in index order, by prefix; stable, so equal
+		// prefixes keep their offsets ascending.
+		begin := lo
+		for _, end := range next {
+			for i := begin + 1; i < end; i++ {
+				for j := i; j > begin && out[j].prefix < out[j-1].prefix; j-- {
+					out[j], out[j-1] = out[j-1], out[j]
+				}
+			}
+			begin = max(begin, end)
+		}
+		lo = hi
+	}
+	return out
 }
 
 // A count value (C) is the number of postings of its value (uint64), then

@@ -555,11 +555,12 @@ func benchmarkBuild(b *testing.B, fields bool) {
 	}
 }
 
-// BenchmarkIndexWriter times the indexer's own work on one paced batch of
-// 4,096 fresh entries (as the hand-off gives them, fields from the build)
+// BenchmarkIndexWriter times the indexer's own work on one posting block
+// of fresh entries (as the hand-off gives them, fields from the build)
 // with a distinct target each, as BenchmarkAppend's events have: the
-// postings, counts, zones and leaf-hash records gathered and written into a
-// batch, which is not committed (Pebble's memtable inserts are not counted).
+// postings, counts, zones and leaf-hash records gathered (add-ns/entry) and
+// written into a batch (finish-ns/entry), which is not committed (Pebble's
+// memtable inserts are not counted).
 func BenchmarkIndexWriter(b *testing.B) {
 	l := openBenchLedger(b)
 	defer l.Close()
@@ -567,7 +568,7 @@ func BenchmarkIndexWriter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const n = 4096
+	n := int(postingBlock) // a sealed block's worth
 	evs := benchEvents(n)
 	ra := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
 	fields := make([][]byte, n)
@@ -583,17 +584,24 @@ func BenchmarkIndexWriter(b *testing.B) {
 	bt := l.index.NewBatch()
 	defer bt.Close()
 	b.ReportAllocs()
+	var adding, finishing time.Duration
 	for b.Loop() {
 		bt.Reset()
+		start := time.Now()
 		w := l.newIndexWriter(lg)
 		for i := range n {
 			if err := w.add(uint64(i), recs[i], leaf, fields[i]); err != nil {
 				b.Fatal(err)
 			}
 		}
+		added := time.Now()
 		if err := w.finish(bt, nil); err != nil {
 			b.Fatal(err)
 		}
+		adding += added.Sub(start)
+		finishing += time.Since(added)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
+	b.ReportMetric(float64(adding.Nanoseconds())/float64(b.N*n), "add-ns/entry")
+	b.ReportMetric(float64(finishing.Nanoseconds())/float64(b.N*n), "finish-ns/entry")
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
@@ -402,6 +403,41 @@ func TestOpenBlockAcrossRestart(t *testing.T) {
 	for k, v := range rebuilt {
 		if recovered[k] != v {
 			t.Errorf("key %x: before %x, rebuilt %x", k, recovered[k], v)
+		}
+	}
+}
+
+// TestSortHashes wants sortHashes to give the order of a comparison sort by
+// epoch, prefix and offset, with few and many buckets, across epochs, and
+// with equal prefixes.
+func TestSortHashes(t *testing.T) {
+	defer func(b uint) { hashBucketBits = b }(hashBucketBits)
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, bits := range []uint{1, 2, 12, 16} {
+		hashBucketBits = bits
+		for _, n := range []int{0, 1, 2, 100, 5000} {
+			var hs []hashPosting
+			for i := range n {
+				idx := uint64(i) * 3
+				p := r.Uint64()
+				if r.IntN(5) == 0 && i > 0 {
+					p = hs[r.IntN(i)].prefix // the same 8 bytes again
+				}
+				hs = append(hs, hashPosting{epoch: idx / 4096, off: uint32(idx % 4096), prefix: p})
+			}
+			want := slices.Clone(hs)
+			slices.SortFunc(want, func(a, b hashPosting) int {
+				if c := cmp.Compare(a.epoch, b.epoch); c != 0 {
+					return c
+				}
+				if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.off, b.off)
+			})
+			if got := sortHashes(hs); !slices.Equal(got, want) {
+				t.Fatalf("%d bits, %d records: sortHashes differs from a comparison sort", bits, n)
+			}
 		}
 	}
 }
