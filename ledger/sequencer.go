@@ -328,6 +328,11 @@ func (l *Ledger) sequence() {
 	}
 }
 
+// roundBytesPerEvent is what a round's batch holds per event, about: an
+// entry's keys, its leaf of a few hundred bytes, its hash record, and its
+// share of the tiles.
+const roundBytesPerEvent = 640
+
 // commit sequences and durably commits one group of requests.
 func (l *Ledger) commit(reqs []*request) {
 	start := time.Now()
@@ -338,7 +343,18 @@ func (l *Ledger) commit(reqs []*request) {
 		}
 		return
 	}
-	b := l.db.NewBatch()
+	// A round larger than the batches Pebble pools (1 MiB) gets its buffer
+	// at its expected size, rather than growing it by doubling and copying.
+	events := 0
+	for _, r := range reqs {
+		events += len(r.events)
+	}
+	var b *pebble.Batch
+	if est := events * roundBytesPerEvent; est > 1<<20 {
+		b = l.db.NewBatchWithSize(est)
+	} else {
+		b = l.db.NewBatch()
+	}
 	defer b.Close()
 	var touched []*logHandle
 	var key []byte
