@@ -441,3 +441,69 @@ func TestSortHashes(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenBlocksWithinBudget appends to several logs with a small budget:
+// after each indexer run the open blocks together hold at most the budget
+// (the largest are spilled), and every log's lookups and searches stay
+// exact.
+func TestOpenBlocksWithinBudget(t *testing.T) {
+	defer func(b, m uint64) { postingBlock, openIndexBudget = b, m }(postingBlock, openIndexBudget)
+	postingBlock, openIndexBudget = 512, 600
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	ids := []string{DefaultLogID, "a", "b", "c"}
+	for _, id := range ids[1:] {
+		if _, err := l.CreateLog(ctx, id, LogSettings{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	spilled := 0 // rounds after which a log's store mark was inside a block
+	for round := range 12 {
+		for k, id := range ids {
+			evs := make([]Event, 40+k*30)
+			for i := range evs {
+				evs[i] = searchEvent(r, round*1000+i)
+			}
+			if _, err := l.Append(ctx, id, evs, AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var total uint64
+		for _, id := range ids {
+			waitIndexed(t, l, id)
+		}
+		// The indexer spills after the run that gathered; wait for it.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			total = 0
+			for _, id := range ids {
+				lg, _ := l.handle(id)
+				_, from, end, _ := lg.open.state()
+				total += end - from
+			}
+			if total <= openIndexBudget || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if total > openIndexBudget {
+			t.Fatalf("round %d: the open blocks hold %d entries, over the budget of %d", round, total, openIndexBudget)
+		}
+		for _, id := range ids {
+			lg, _ := l.handle(id)
+			if _, from, _, _ := lg.open.state(); from%postingBlock != 0 {
+				spilled++
+				break
+			}
+		}
+	}
+	if spilled < 6 {
+		t.Fatalf("only %d of 12 rounds spilled: the test does not test spilling", spilled)
+	}
+	for _, id := range ids {
+		checkCrashIndex(t, l, id)
+	}
+	checkSearches(t, l, 12000)
+}
