@@ -41,9 +41,11 @@ func (c *canonicalizer) space() {
 	}
 }
 
-// member is one object member: its key and its canonical value.
-type member struct {
-	key, value []byte
+// memberSpan is where one object member, "key":value, was written, from
+// the object's '{': start at its opening quote, keyEnd at its closing
+// quote, end after its value.
+type memberSpan struct {
+	start, keyEnd, end int
 }
 
 func (c *canonicalizer) value(dst []byte) ([]byte, bool) {
@@ -54,12 +56,23 @@ func (c *canonicalizer) value(dst []byte) ([]byte, bool) {
 	switch b := c.src[c.i]; {
 	case b == '{':
 		c.i++
-		var members []member
+		open := len(dst)
+		dst = append(dst, '{')
 		c.space()
 		if c.i < len(c.src) && c.src[c.i] == '}' {
 			c.i++
-			return append(dst, '{', '}'), true
+			return append(dst, '}'), true
 		}
+		// The members are written as they come, each as "key":value, and
+		// where they end is noted. Keys already in order (most writers sort
+		// them) need nothing more; otherwise the members are sorted by key
+		// and written again from a copy.
+		var (
+			buf    [16]memberSpan
+			spans  = buf[:0]
+			prev   []byte
+			sorted = true
+		)
 		for {
 			c.space()
 			key, ok := c.str(true)
@@ -71,11 +84,21 @@ func (c *canonicalizer) value(dst []byte) ([]byte, bool) {
 				return nil, false
 			}
 			c.i++
-			v, ok := c.value(nil)
-			if !ok {
+			if len(spans) > 0 {
+				dst = append(dst, ',')
+				if sorted && bytes.Compare(key, prev) <= 0 {
+					sorted = false // out of order, or a duplicate
+				}
+			}
+			prev = key
+			start := len(dst)
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"', ':')
+			if dst, ok = c.value(dst); !ok {
 				return nil, false
 			}
-			members = append(members, member{key, v})
+			spans = append(spans, memberSpan{start - open, start + 1 + len(key) - open, len(dst) - open})
 			c.space()
 			if c.i >= len(c.src) {
 				return nil, false
@@ -89,20 +112,21 @@ func (c *canonicalizer) value(dst []byte) ([]byte, bool) {
 			}
 			c.i++
 		}
-		// ASCII keys: byte order is JCS's UTF-16 order.
-		slices.SortFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
-		dst = append(dst, '{')
-		for j, m := range members {
-			if j > 0 {
-				if bytes.Equal(m.key, members[j-1].key) {
-					return nil, false // a duplicate: jcs decides
+		if !sorted {
+			// ASCII keys: byte order is JCS's UTF-16 order.
+			obj := slices.Clone(dst[open:])
+			key := func(m memberSpan) []byte { return obj[m.start+1 : m.keyEnd] }
+			slices.SortFunc(spans, func(a, b memberSpan) int { return bytes.Compare(key(a), key(b)) })
+			dst = dst[:open+1]
+			for j, m := range spans {
+				if j > 0 {
+					if bytes.Equal(key(m), key(spans[j-1])) {
+						return nil, false // a duplicate: jcs decides
+					}
+					dst = append(dst, ',')
 				}
-				dst = append(dst, ',')
+				dst = append(dst, obj[m.start:m.end]...)
 			}
-			dst = append(dst, '"')
-			dst = append(dst, m.key...)
-			dst = append(dst, '"', ':')
-			dst = append(dst, m.value...)
 		}
 		return append(dst, '}'), true
 	case b == '[':

@@ -14,6 +14,10 @@ var canonicalCases = []string{
 	`{"a":"x\"y"}`, `{"é":1}`, `{"a":1,"a":2}`, `{"a":[]}`, `{"a":[ ]}`, `{"a":1234567890123456}`,
 	`{"a":tru}`, `{"a":1,}`, `{"a" 1}`, `[1]`, `{"a":"\u0001"}`, "{\"a\":\"\x01\"}", "{\"a\":\"\xff\"}",
 	`{"10":1,"9":2,"_":3,"A":4,"a":5}`,
+	// Sorted objects (written as they come), with unsorted ones inside,
+	// and the first key out of order or repeated late.
+	`{"a":1,"b":{"d":1,"c":2},"c":[{"y":1,"x":2}]}`, `{"a":1,"b":2,"b":3}`, `{"a":1,"c":2,"b":3}`,
+	`{ "a" : { "b" : [ 1 , { "c" : "d" } ] } , "e" : null }`, `{"a":1,"b":2,}`, `{"a":{"b":1},"a":2}`,
 }
 
 // checkCanonical wants canonicalDetails to agree with jcs.Transform
@@ -63,9 +67,17 @@ func FuzzCanonicalDetails(f *testing.F) {
 
 func BenchmarkCanonicalDetails(b *testing.B) {
 	in := []byte(`{"role_from": "member", "role_to": "admin", "reason": "quarterly access review", "ticket": 4821}`)
+	sorted := []byte(`{"reason":"quarterly access review","role_from":"member","role_to":"admin","ticket":4821}`)
 	b.Run("impl=fast", func(b *testing.B) {
 		for b.Loop() {
 			if _, ok := canonicalDetails(in); !ok {
+				b.Fatal("not canonicalized")
+			}
+		}
+	})
+	b.Run("impl=fast/keys=sorted", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := canonicalDetails(sorted); !ok {
 				b.Fatal("not canonicalized")
 			}
 		}
