@@ -117,8 +117,9 @@ func (l *Ledger) openIndex() error {
 		return fmt.Errorf("couldn't check the index store: %w", err)
 	}
 	l.index = db
-	// Sealed posting blocks are written for the bottom level, where Pebble
-	// places them (openblock.go).
+	// Sealed posting blocks are written as for the bottom level, where
+	// Pebble places them unless a file there spans their key range
+	// (openblock.go).
 	l.sealOpts = opts.MakeWriterOptions(len(opts.Levels)-1, db.TableFormat())
 	return nil
 }
