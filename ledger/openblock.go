@@ -43,7 +43,7 @@ import (
 //
 // Memory. An open block holds ~150 bytes per entry (the benchmark's events,
 // whose targets are all distinct): ~10 MB for a full one. When the open
-// blocks of all logs hold more than openIndexBudget entries, the indexer
+// blocks of all logs hold more than Config.IndexMemoryEntries, the indexer
 // spills the largest ones: their indexes are written as the paced batches
 // of index format 6 wrote them, merge operands in a batch with the mark, and
 // that block is sealed the same way when it fills. Close spills every open
@@ -52,10 +52,6 @@ import (
 // indexChunk is how many entries the indexer adds to an open block under
 // one hold of its lock (~2 ms): readers wait at most that long.
 const indexChunk = 1024
-
-// openIndexBudget bounds the entries the open blocks of all logs hold
-// together (~40 MB); a variable so that tests can make the indexer spill.
-var openIndexBudget uint64 = 1 << 18
 
 // openBlock is the part of a log's indexes that the indexer holds in
 // memory: the entries [from, end), all in posting block from/postingBlock.
@@ -314,7 +310,7 @@ var sealHook func(step string)
 const sealFile = "seal.sst.tmp"
 
 // spillOverBudget spills the largest open blocks while all of them hold
-// more than openIndexBudget entries.
+// more than Config.IndexMemoryEntries.
 func (l *Ledger) spillOverBudget() {
 	for {
 		var (
@@ -329,7 +325,7 @@ func (l *Ledger) spillOverBudget() {
 				big, most = lg, end-from
 			}
 		}
-		if total <= openIndexBudget || big == nil {
+		if total <= uint64(l.cfg.IndexMemoryEntries) || big == nil {
 			return
 		}
 		if err := l.flushOpen(big); err != nil {

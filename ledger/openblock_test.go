@@ -30,16 +30,19 @@ func TestSearchWhileSealing(t *testing.T) {
 		{"spill", 100}, // spilled at almost every indexer run, then sealed from the batches
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func(b, m uint64) { postingBlock, openIndexBudget = b, m }(postingBlock, openIndexBudget)
-			postingBlock, openIndexBudget = 256, tc.budget
-			testSearchWhileSealing(t)
+			defer func(b uint64) { postingBlock = b }(postingBlock)
+			postingBlock = 256
+			testSearchWhileSealing(t, int(tc.budget))
 		})
 	}
 }
 
-func testSearchWhileSealing(t *testing.T) {
+func testSearchWhileSealing(t *testing.T, budget int) {
 	ctx := context.Background()
-	l := openTest(t, t.TempDir())
+	l, err := Open(ctx, Config{Dir: t.TempDir(), CheckpointInterval: 10 * time.Millisecond, IndexMemoryEntries: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer l.Close()
 	const n = 5000
 	r := rand.New(rand.NewPCG(7, 8))
@@ -440,10 +443,14 @@ func TestSortHashes(t *testing.T) {
 // (the largest are spilled), and every log's lookups and searches stay
 // exact.
 func TestOpenBlocksWithinBudget(t *testing.T) {
-	defer func(b, m uint64) { postingBlock, openIndexBudget = b, m }(postingBlock, openIndexBudget)
-	postingBlock, openIndexBudget = 512, 600
+	defer func(b uint64) { postingBlock = b }(postingBlock)
+	postingBlock = 512
+	const budget = 600
 	ctx := context.Background()
-	l := openTest(t, t.TempDir())
+	l, err := Open(ctx, Config{Dir: t.TempDir(), CheckpointInterval: 10 * time.Millisecond, IndexMemoryEntries: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer l.Close()
 	ids := []string{DefaultLogID, "a", "b", "c"}
 	for _, id := range ids[1:] {
@@ -476,13 +483,13 @@ func TestOpenBlocksWithinBudget(t *testing.T) {
 				_, from, end, _ := lg.open.state()
 				total += end - from
 			}
-			if total <= openIndexBudget || time.Now().After(deadline) {
+			if total <= budget || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(time.Millisecond)
 		}
-		if total > openIndexBudget {
-			t.Fatalf("round %d: the open blocks hold %d entries, over the budget of %d", round, total, openIndexBudget)
+		if total > budget {
+			t.Fatalf("round %d: the open blocks hold %d entries, over the budget of %d", round, total, budget)
 		}
 		for _, id := range ids {
 			lg, _ := l.handle(id)
