@@ -599,8 +599,8 @@ func storedCheckpoints(t *testing.T, l *Ledger, id string) map[uint64][]byte {
 // crash: every acknowledged entry is there at its index with its leaf hash, no
 // batch is there in part, the log verifies, lookups by hash and searches are
 // exact, and after more appends the new checkpoint is consistent with every
-// checkpoint stored before. The recovered
-// store is crashed again in the next round; every few rounds start afresh.
+// checkpoint stored before. The recovered store is crashed again in the
+// next round; every few rounds start afresh.
 func TestCrashConcurrentAppends(t *testing.T) {
 	// Small posting blocks, so that seals fall at random crash points.
 	defer func(b uint64) { postingBlock = b }(postingBlock)

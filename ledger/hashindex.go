@@ -434,8 +434,9 @@ func (l *Ledger) scanHashRecords(lg *logHandle, from, to uint64, fn func(uint64,
 }
 
 // IndexOf returns the lowest committed index whose leaf hash is h, or
-// ErrNotFound. It reads the index store below the log's indexed mark, and
-// scans the hash records above it (the few not indexed yet).
+// ErrNotFound. Below the log's indexed mark it reads the index store and
+// the open block (hashCandidates); above it, it scans the hash records of
+// the few entries the indexer has not reached yet.
 func (l *Ledger) IndexOf(logID string, h proofs.Hash) (uint64, error) {
 	lg, st, release, err := l.reader(logID)
 	if err != nil {

@@ -21,12 +21,19 @@ func waitIndexed(t *testing.T, l *Ledger, id string) {
 	deadline := time.Now().Add(10 * time.Second)
 	// Indexed, and no full block waiting for its seal: the index store
 	// holds what it will hold until more entries come.
-	for lg.indexed.Load() < lg.state.Load().size || lg.open.sealPending() {
+	for lg.indexed.Load() < lg.state.Load().size || sealPending(lg) {
 		if time.Now().After(deadline) {
 			t.Fatalf("indexer stuck at %d of %d", lg.indexed.Load(), lg.state.Load().size)
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// sealPending reports whether lg's open block is full and waits for its
+// seal.
+func sealPending(lg *logHandle) bool {
+	_, _, _, full := lg.open.state()
+	return full
 }
 
 // checkIndexOf looks up every entry's leaf hash and wants its index (the
