@@ -352,7 +352,8 @@ func (l *Ledger) hashCandidates(lg *logHandle, prefix, mark uint64) ([]uint64, e
 
 // scanEntryRecords calls fn with the hash record and the payload (nil when
 // there is none) of each index in [from, to) of the main store, in order.
-// The payload is only valid during the call.
+// The payload is only valid during the call. An index without a hash record
+// (a damaged store) is skipped.
 func (l *Ledger) scanEntryRecords(lg *logHandle, from, to uint64, fn func(uint64, hashRecord, []byte) error) error {
 	iter, err := l.db.NewIter(&pebble.IterOptions{
 		LowerBound: entryKey(nil, lg.num, from, 0),
@@ -362,75 +363,60 @@ func (l *Ledger) scanEntryRecords(lg *logHandle, from, to uint64, fn func(uint64
 		return err
 	}
 	defer iter.Close()
-	var (
-		cur  uint64
-		rec  hashRecord
-		leaf []byte
-		buf  []byte
-		have bool
-	)
-	flush := func() error {
-		if !have {
-			return nil
-		}
-		have = false
-		return fn(cur, rec, leaf)
-	}
-	for iter.First(); iter.Valid(); iter.Next() {
-		idx, kind, ok := parseEntryKey(iter.Key())
-		if !ok {
-			continue
-		}
-		if have && idx != cur {
-			if err := flush(); err != nil {
-				return err
+	hc := newHashCursor(l.db, lg.num)
+	defer hc.close()
+	var buf []byte
+	ok := iter.First()
+	for idx := from; idx < to; idx++ {
+		var leaf []byte
+		for ; ok; ok = iter.Next() {
+			k, kind, good := parseEntryKey(iter.Key())
+			if !good || k < idx {
+				continue
 			}
-		}
-		switch kind {
-		case kindHashes:
-			r, err := parseHashRecord(iter.Value())
-			if err != nil {
-				return fmt.Errorf("entry %d of log %q: %w", idx, lg.id, err)
+			if k > idx {
+				break
 			}
-			cur, rec, leaf, have = idx, r, nil, true
-		case kindPayload:
-			if have && idx == cur {
+			switch kind {
+			case kindHashes:
+				hc.offer(k, iter.Value())
+			case kindPayload:
 				buf = append(buf[:0], iter.Value()...) // Next may reuse Value's memory
 				leaf = buf
 			}
 		}
+		rec, err := l.findHashRecord(hc, lg, idx)
+		if errors.Is(err, ErrNotFound) {
+			continue // a damaged store; verify reports it
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(idx, rec, leaf); err != nil {
+			return err
+		}
 	}
-	if err := iter.Error(); err != nil {
-		return err
-	}
-	return flush()
+	return iter.Error()
 }
 
 // scanHashRecords calls fn with the hash record of each index in [from, to)
 // of the main store, in order, until fn returns false.
 func (l *Ledger) scanHashRecords(lg *logHandle, from, to uint64, fn func(uint64, hashRecord) bool) error {
-	iter, err := l.db.NewIter(&pebble.IterOptions{
-		LowerBound: entryKey(nil, lg.num, from, 0),
-		UpperBound: entryKey(nil, lg.num, to, 0),
-	})
-	if err != nil {
-		return err
-	}
-	defer iter.Close()
-	for iter.First(); iter.Valid(); iter.Next() {
-		idx, kind, ok := parseEntryKey(iter.Key())
-		if !ok || kind != kindHashes {
-			continue
+	hc := newHashCursor(l.db, lg.num)
+	defer hc.close()
+	for idx := from; idx < to; idx++ {
+		rec, err := l.findHashRecord(hc, lg, idx)
+		if errors.Is(err, ErrNotFound) {
+			continue // a damaged store; verify reports it
 		}
-		rec, err := parseHashRecord(iter.Value())
 		if err != nil {
-			return fmt.Errorf("entry %d of log %q: %w", idx, lg.id, err)
+			return err
 		}
 		if !fn(idx, rec) {
 			break
 		}
 	}
-	return iter.Error()
+	return nil
 }
 
 // IndexOf returns the lowest committed index whose leaf hash is h, or

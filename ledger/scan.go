@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -62,7 +63,8 @@ func (l *Ledger) Scan(ctx context.Context, logID string, opts ScanOptions, fn fu
 }
 
 // scanRange calls fn with each entry of [lo, hi) read from r, ascending or
-// descending, until fn returns false (more is then false) or an error.
+// descending, until fn returns false (more is then false) or an error. An
+// index with neither a payload nor a hash record is skipped.
 func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, lo, hi uint64, opts ScanOptions, fn func(r *Record) (bool, error)) (more bool, err error) {
 	logID, desc := lg.id, opts.Desc
 	iter, err := r.NewIter(&pebble.IterOptions{
@@ -73,68 +75,76 @@ func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, 
 		return false, err
 	}
 	defer iter.Close()
+	hc := newHashCursor(r, lg.num)
+	defer hc.close()
 
-	// Records of one index arrive together (h, p, t…), in either direction.
 	var (
-		cur   *Record
 		spare Record // reused when opts.Transient
 		buf   []byte
 	)
-	emit := func() (bool, error) {
-		if cur == nil {
-			return true, nil
-		}
-		r := cur
-		cur = nil
-		return fn(r)
-	}
-	valid := iter.First
-	next := iter.Next
+	valid, next := iter.First, iter.Next
 	if desc {
 		valid, next = iter.Last, iter.Prev
 	}
-	n := 0
-	for ok := valid(); ok; ok = next() {
-		idx, kind, good := parseEntryKey(iter.Key())
-		if !good {
-			return false, fmt.Errorf("bad entry key %x in log %q", iter.Key(), logID)
+	ok := valid()
+	for n := uint64(0); n < hi-lo; n++ {
+		idx := lo + n
+		if desc {
+			idx = hi - 1 - n
 		}
-		if cur != nil && cur.Index != idx {
-			if more, err := emit(); err != nil || !more {
+		if (n+1)%4096 == 0 {
+			if err := ctx.Err(); err != nil {
 				return false, err
 			}
 		}
-		if cur == nil {
-			if opts.Transient {
-				spare = Record{Index: idx}
-				cur = &spare
-			} else {
-				cur = &Record{Index: idx}
+		rec := &spare
+		if opts.Transient {
+			spare = Record{Index: idx}
+		} else {
+			rec = &Record{Index: idx}
+		}
+		// The iterator stands at idx's keys (h, p, t…, in either direction)
+		// or past them when it has none.
+		for ; ok; ok = next() {
+			k, kind, good := parseEntryKey(iter.Key())
+			if !good {
+				return false, fmt.Errorf("bad entry key %x in log %q", iter.Key(), logID)
 			}
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return false, err
+			if k != idx {
+				if (k > idx) != desc {
+					break
+				}
+				continue
+			}
+			switch kind {
+			case kindHashes:
+				hc.offer(k, iter.Value())
+			case kindPayload:
+				if opts.Transient {
+					buf = append(buf[:0], iter.Value()...)
+					rec.Leaf = buf
+				} else {
+					rec.Leaf = append([]byte(nil), iter.Value()...)
 				}
 			}
 		}
-		switch kind {
-		case kindHashes:
-			rec, err := parseHashRecord(iter.Value())
-			if err != nil {
-				return false, fmt.Errorf("entry %d of log %q: %w", idx, logID, err)
+		h, err := hc.find(idx)
+		switch {
+		case err == nil:
+			rec.LeafHash, rec.ChainHash, rec.ReceivedAtNanos = h.leafHash, h.chainHash, h.receivedAt
+		case errors.Is(err, errNoHashRecord):
+			if rec.Leaf == nil {
+				continue
 			}
-			cur.LeafHash, cur.ChainHash, cur.ReceivedAtNanos = rec.leafHash, rec.chainHash, rec.receivedAt
-		case kindPayload:
-			if opts.Transient {
-				buf = append(buf[:0], iter.Value()...)
-				cur.Leaf = buf
-			} else {
-				cur.Leaf = append([]byte(nil), iter.Value()...)
-			}
+		default:
+			return false, fmt.Errorf("entry %d of log %q: %w", idx, logID, err)
+		}
+		if more, err := fn(rec); err != nil || !more {
+			return false, err
 		}
 	}
 	if err := iter.Error(); err != nil {
 		return false, fmt.Errorf("couldn't scan log %q: %w", logID, err)
 	}
-	return emit()
+	return true, nil
 }

@@ -143,7 +143,7 @@ func (l *Ledger) Search(ctx context.Context, logID string, q *Query, opts ScanOp
 	return stats, err
 }
 
-// joinStepEntries is how far ahead (in entries, about two keys each) the
+// joinStepEntries is how far ahead (in entries, about one key each) the
 // next candidate may be for joinRange to step to it rather than seek.
 const joinStepEntries = 32
 
@@ -167,6 +167,8 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 	if desc {
 		x = hi - 1
 	}
+	hc := newHashCursor(l.db, lg.num)
+	defer hc.close()
 	var (
 		key   []byte
 		spare Record // reused when opts.Transient
@@ -225,11 +227,7 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 			}
 			switch kind {
 			case kindHashes:
-				h, err := parseHashRecord(iter.Value())
-				if err != nil {
-					return false, fmt.Errorf("entry %d of log %q: %w", x, lg.id, err)
-				}
-				rec.LeafHash, rec.ChainHash, rec.ReceivedAtNanos = h.leafHash, h.chainHash, h.receivedAt
+				hc.offer(idx, iter.Value())
 			case kindPayload:
 				if opts.Transient {
 					buf = append(buf[:0], iter.Value()...)
@@ -241,6 +239,11 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 		}
 		if err := iter.Error(); err != nil {
 			return false, fmt.Errorf("couldn't read entry %d of log %q: %w", x, lg.id, err)
+		}
+		if h, err := hc.find(x); err == nil {
+			rec.LeafHash, rec.ChainHash, rec.ReceivedAtNanos = h.leafHash, h.chainHash, h.receivedAt
+		} else if !errors.Is(err, errNoHashRecord) {
+			return false, fmt.Errorf("entry %d of log %q: %w", x, lg.id, err)
 		}
 		certain := p.exact && (p.zone == nil || p.zone.blkInside)
 		if more, err := fn(rec, certain); err != nil || !more {

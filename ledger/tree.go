@@ -198,6 +198,8 @@ func (l *Ledger) recoverLog(lg *logHandle) error {
 	}
 	s := &treeState{size: size, chain: last.chainHash, lastRA: last.receivedAt, num: lg.num}
 	// Rebuild each level's right-edge tile from the level below.
+	c := newHashCursor(l.db, lg.num)
+	defer c.close()
 	for level := uint(0); size>>(level*proofs.TileHeight) > 0 || level == 0; level++ {
 		n := size >> (level * proofs.TileHeight) // nodes in this level's bottom row
 		index := n / proofs.TileWidth
@@ -205,7 +207,7 @@ func (l *Ledger) recoverLog(lg *logHandle) error {
 		for p := index * proofs.TileWidth; p < n; p++ {
 			var h []byte
 			if level == 0 {
-				rec, err := l.hashRecord(lg, p)
+				rec, err := l.findHashRecord(c, lg, p)
 				if err != nil {
 					return fmt.Errorf("couldn't rebuild the tree: %w", err)
 				}
@@ -268,16 +270,24 @@ func (l *Ledger) lastHashRecord(lg *logHandle) (uint64, hashRecord, error) {
 	return idx + 1, rec, nil
 }
 
+// hashRecord reads the hash record of entry index from its run. A missing
+// one is ErrNotFound.
 func (l *Ledger) hashRecord(lg *logHandle, index uint64) (hashRecord, error) {
-	v, closer, err := l.db.Get(entryKey(make([]byte, 0, 16), lg.num, index, kindHashes))
-	if errors.Is(err, pebble.ErrNotFound) {
+	c := newHashCursor(l.db, lg.num)
+	defer c.close()
+	return l.findHashRecord(c, lg, index)
+}
+
+// findHashRecord is hashRecord with the caller's cursor.
+func (l *Ledger) findHashRecord(c *hashCursor, lg *logHandle, index uint64) (hashRecord, error) {
+	rec, err := c.find(index)
+	if errors.Is(err, errNoHashRecord) {
 		return hashRecord{}, fmt.Errorf("entry %d of log %q: %w", index, lg.id, ErrNotFound)
 	}
 	if err != nil {
-		return hashRecord{}, fmt.Errorf("couldn't read entry %d: %w", index, err)
+		return hashRecord{}, fmt.Errorf("couldn't read entry %d of log %q: %w", index, lg.id, err)
 	}
-	defer closer.Close()
-	return parseHashRecord(v)
+	return rec, nil
 }
 
 // tileCache is an LRU of expanded full tiles. Full tiles never change, so a

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -97,19 +98,22 @@ type verifyReader struct {
 	work     chan *verifyBatchOf // to the hashers, each batch before it goes out
 	free     chan *verifyBatchOf // batches Verify hands back for reuse
 	batchLen int
-	n        int // records read, for the ctx checks
+	n        int         // records read, for the ctx checks
+	hc       *hashCursor // finds each entry's hash record in its run
 }
 
 // run reads segments first, first+step, … of bounds (segment s is the keys
 // in [bounds[s], bounds[s+1])) until they are done, stop closes or ctx is
 // done. It closes r.out when it returns.
-func (r *verifyReader) run(ctx context.Context, snap *pebble.Snapshot, bounds [][]byte, first, step int, stop <-chan struct{}) error {
+func (r *verifyReader) run(ctx context.Context, snap *pebble.Snapshot, num uint32, bounds [][]byte, first, step int, stop <-chan struct{}) error {
 	defer close(r.out)
 	iter, err := snap.NewIter(&pebble.IterOptions{})
 	if err != nil {
 		return fmt.Errorf("couldn't open an iterator: %w", err)
 	}
 	defer iter.Close()
+	r.hc = newHashCursor(snap, num)
+	defer r.hc.close()
 	for s := first; s+1 < len(bounds); s += step {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -158,6 +162,14 @@ func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop 
 		if cur == nil || !cur.entry {
 			return
 		}
+		rec, err := r.hc.find(cur.idx)
+		switch {
+		case err == nil:
+			cur.hasH, cur.rec = true, rec
+		case errors.Is(err, errNoHashRecord):
+		default:
+			cur.hasH, cur.hErr = true, err
+		}
 		if cur.hasH && cur.hErr == nil {
 			if hasPrev {
 				cur.hasLink, cur.linkFrom = true, prev
@@ -192,8 +204,8 @@ func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop 
 		}
 		switch kind {
 		case kindHashes:
-			cur.hasH = true
-			cur.rec, cur.hErr = parseHashRecord(iter.Value())
+			r.hc.offer(idx, iter.Value()) // finish reads it, and malformed ones
+
 		case kindPayload:
 			// A payload met twice (it cannot be: keys are unique) keeps the last.
 			batch.arena = append(append(batch.arena, 0), iter.Value()...)
