@@ -127,8 +127,9 @@ func openBenchPebble(b *testing.B, dir string) *pebble.DB {
 //
 // The schema= variants write what the ledger writes, with none of its other
 // work, to split the cost of the key schema from the rest. Per entry, in the
-// sequencer's order: the hash record and the payload ("entries"; every 256th
-// entry also a level-0 tile); and once a second a signed checkpoint (S,
+// sequencer's order: the payload, and a hash run at every 256th entry and at
+// the batch's last ("entries"; every 256th entry also a level-0 tile); and
+// once a second a signed checkpoint (S,
 // ~250 B, its own synced write, as the publisher does), in the same store
 // ("entries+S", the layout before the meta store) or in a second Pebble
 // store as the ledger now does ("ledger", meta.go).
@@ -175,11 +176,14 @@ func BenchmarkRawPebble(b *testing.B) {
 						continue
 					}
 					rec := hashRecord{leafHash: hashes[k], chainHash: hashes[(k+1)%len(leaves)], receivedAt: int64(j)}
-					key = entryKey(key[:0], 1, uint64(j), kindHashes)
-					val = rec.appendTo(val[:0])
-					bt.Set(key, val, nil)
+					val = rec.appendTo(val)
 					key = entryKey(key[:0], 1, uint64(j), kindPayload)
 					bt.Set(key, leaves[k], nil)
+					if j%256 == 255 || j == i+c.batch-1 || j == b.N-1 {
+						key = entryKey(key[:0], 1, uint64(j), kindHashes)
+						bt.Set(key, val, nil)
+						val = val[:0]
+					}
 					if j%256 == 255 {
 						bt.Set(tileKey(1, 0, uint64(j/256)), tile, nil)
 					}

@@ -527,7 +527,10 @@ func scanEntries(t *testing.T, l *Ledger, id string) []Record {
 		t.Fatal(err)
 	}
 	defer iter.Close()
+	// Runs of hash records follow each other without a gap; each covers
+	// the entries up to the one it is stored at, whose payloads come first.
 	var out []Record
+	var leaves [][]byte
 	for iter.First(); iter.Valid(); iter.Next() {
 		idx, kind, ok := parseEntryKey(iter.Key())
 		if !ok {
@@ -535,28 +538,33 @@ func scanEntries(t *testing.T, l *Ledger, id string) []Record {
 		}
 		switch kind {
 		case kindHashes:
-			if idx != uint64(len(out)) {
-				t.Fatalf("log %s: entry %d follows %d entries", id, idx, len(out))
-			}
-			rec, err := parseHashRecord(iter.Value())
+			v := iter.Value()
+			n, err := hashRunLen(idx, v)
 			if err != nil {
 				t.Fatalf("log %s entry %d: %v", id, idx, err)
 			}
-			out = append(out, Record{Index: idx, LeafHash: rec.leafHash, ChainHash: rec.chainHash, ReceivedAtNanos: rec.receivedAt})
-		case kindPayload:
-			if idx+1 != uint64(len(out)) {
-				t.Fatalf("log %s: payload of entry %d without its hash record", id, idx)
+			if idx+1-n != uint64(len(out)) {
+				t.Fatalf("log %s: the run of entries %d–%d follows %d entries", id, idx+1-n, idx, len(out))
 			}
-			out[idx].Leaf = slices.Clone(iter.Value())
+			for k := uint64(0); k < n; k++ {
+				rec, _ := parseHashRecord(v[k*hashRecordLen : (k+1)*hashRecordLen])
+				out = append(out, Record{Index: uint64(len(out)), LeafHash: rec.leafHash, ChainHash: rec.chainHash, ReceivedAtNanos: rec.receivedAt})
+			}
+		case kindPayload:
+			if idx != uint64(len(leaves)) {
+				t.Fatalf("log %s: payload of entry %d follows %d payloads", id, idx, len(leaves))
+			}
+			leaves = append(leaves, slices.Clone(iter.Value()))
 		}
 	}
 	if err := iter.Error(); err != nil {
 		t.Fatal(err)
 	}
+	if len(leaves) != len(out) {
+		t.Fatalf("log %s: %d payloads, %d hash records", id, len(leaves), len(out))
+	}
 	for i := range out {
-		if out[i].Leaf == nil {
-			t.Fatalf("log %s: entry %d has no payload", id, i)
-		}
+		out[i].Leaf = leaves[i]
 	}
 	if size, err := l.Size(id); err != nil || size != uint64(len(out)) {
 		t.Fatalf("log %s: size %d (%v), %d entries stored", id, size, err, len(out))

@@ -240,6 +240,11 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("couldn't open the store: %w", err)
 	}
+	if err := checkMainFormat(db, cfg.ReadOnly); err != nil {
+		db.Close()
+		cache.Unref()
+		return nil, err
+	}
 	l := &Ledger{
 		cfg:      cfg,
 		db:       db,
@@ -292,6 +297,23 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		go l.indexer()
 	}
 	return l, nil
+}
+
+// checkMainFormat refuses a main store of another format than mainFormat,
+// and marks one without the key (new, or written before it) as mainFormat.
+func checkMainFormat(db *pebble.DB, readOnly bool) error {
+	v, err := getCopy(db, formatKey())
+	switch {
+	case err != nil:
+		return fmt.Errorf("couldn't read the store's format: %w", err)
+	case v == nil && !readOnly:
+		if err := db.Set(formatKey(), []byte{mainFormat}, pebble.Sync); err != nil {
+			return fmt.Errorf("couldn't write the store's format: %w", err)
+		}
+	case v != nil && (len(v) != 1 || v[0] != mainFormat):
+		return fmt.Errorf("the store has format %x, this build reads %d: it was written by another version of auditledger", v, mainFormat)
+	}
+	return nil
 }
 
 // TunePebble sets the options the ledger opens its main store with, as

@@ -12,7 +12,9 @@ import (
 //
 //	G l <log id>                      log record (JSON: number, origin, settings)
 //	G n                               the last log number handed out (uint32)
-//	L <log#:4> E <index:8> h          leaf hash ‖ chain hash ‖ received_at (unix ns, 8)
+//	G f                               the store's format (1 byte: mainFormat)
+//	L <log#:4> E <index:8> h          a hash run: the hash records of entries index-n+1 … index, each
+//	                                  leaf hash ‖ chain hash ‖ received_at (unix ns, 8) (hashrun.go)
 //	L <log#:4> E <index:8> p          the leaf: the entry's canonical JSON (retention may delete it)
 //	L <log#:4> E <index:8> t <L:1>    the full hash tile (L, N) whose last leaf is index
 //	L <log#:4> I <sha256(idempotency key)>  the first answer of an idempotent append (JSON)
@@ -40,6 +42,7 @@ const (
 
 	globalLog     = 'l'
 	globalLogNum  = 'n'
+	globalFormat  = 'f'
 	logEntries    = 'E'
 	logRefs       = 'R'
 	logSigned     = 'S'
@@ -55,6 +58,13 @@ func logRecordKey(id string) []byte {
 }
 
 func logNumKey() []byte { return []byte{prefixGlobal, globalLogNum} }
+
+// mainFormat is the main store's format: 2 since hash records are stored
+// in runs (decision 0011). A store without the key was written before it,
+// with a record per entry: runs of one, which format 2 reads as they are.
+const mainFormat = 2
+
+func formatKey() []byte { return []byte{prefixGlobal, globalFormat} }
 
 func logPrefix(num uint32) []byte {
 	k := make([]byte, 5, 32)

@@ -358,7 +358,6 @@ func (l *Ledger) commit(reqs []*request) {
 	defer b.Close()
 	var touched []*logHandle
 	var key []byte
-	var val []byte
 	entries := 0
 	for _, r := range reqs {
 		<-r.built
@@ -387,16 +386,17 @@ func (l *Ledger) commit(reqs []*request) {
 			s.lastRA = r.receivedAt
 			rec := hashRecord{leafHash: h, chainHash: s.chain, receivedAt: r.receivedAt}
 			r.fresh = append(r.fresh, freshEntry{rec: rec, leaf: leaf, built: r.fields, at: i})
-			key = entryKey(key[:0], lg.num, idx, kindHashes)
-			val = rec.appendTo(val[:0])
-			b.Set(key, val, nil)
 			key = entryKey(key[:0], lg.num, idx, kindPayload)
 			b.Set(key, leaf, nil)
 			if ref := r.events[i].Ref; ref != nil {
 				key = refKey(key[:0], lg.num, *ref, idx)
 				b.Set(key, nil, nil)
 			}
+			s.run = rec.appendTo(s.run)
 			s.appendLeaf(h) // adds the full tiles it completes to b
+			if s.size%proofs.TileWidth == 0 {
+				key = s.endRun(key) // a run never crosses a tile's end
+			}
 			r.result[i] = Appended{Index: idx, LeafHash: h, ReceivedAt: ra}
 			entries++
 		}
@@ -405,6 +405,11 @@ func (l *Ledger) commit(reqs []*request) {
 			v, _ := json.Marshal(newIdemRecord(r.idem.BodyHash, ra, r.result))
 			b.Set(idemKey(lg.num, r.idem.Key), v, nil)
 		}
+	}
+
+	// Each log's last run in the round ends at its last entry.
+	for _, lg := range touched {
+		key = lg.seq.endRun(key)
 	}
 
 	// Durability: one batch holds every record of every entry in this round,

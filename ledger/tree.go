@@ -58,6 +58,19 @@ type treeState struct {
 	num       uint32
 	completed []completedTile
 	err       error
+	run       []byte // hash records of the log's entries in the batch not yet in it (hashrun.go)
+}
+
+// endRun puts the pending hash records into the batch as one run, under the
+// key of the last entry appended.
+func (s *treeState) endRun(key []byte) []byte {
+	if len(s.run) == 0 {
+		return key
+	}
+	key = entryKey(key[:0], s.num, s.size-1, kindHashes)
+	s.batch.Set(key, s.run, nil)
+	s.run = s.run[:0]
+	return key
 }
 
 type completedTile struct {

@@ -55,8 +55,7 @@ var placeCases = []tamperCase{
 		name: "entries_missing_across_segments",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
 			for i := uint64(5); i < 30; i++ {
-				mustDelete(t, db, fx.entryKey(i, kindHashes))
-				mustDelete(t, db, fx.entryKey(i, kindPayload))
+				fx.deleteEntry(t, db, i)
 			}
 		},
 		want: []uint64{5, 6, 13, 29},

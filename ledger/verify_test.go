@@ -163,6 +163,60 @@ func (fx *tamperFixture) flip(t *testing.T, db *pebble.DB, key []byte, off int) 
 	mustSet(t, db, key, v)
 }
 
+// recordAt returns the key of the hash run that holds entry i's record, and
+// the record's offset in it.
+func (fx *tamperFixture) recordAt(t *testing.T, db *pebble.DB, i uint64) ([]byte, int) {
+	t.Helper()
+	for j := i; j <= i|(proofs.TileWidth-1); j++ {
+		v, closer, err := db.Get(fx.entryKey(j, kindHashes))
+		if err != nil {
+			continue
+		}
+		n := uint64(len(v) / hashRecordLen)
+		closer.Close()
+		if j-i >= n {
+			t.Fatalf("entry %d: the run at %d holds %d records", i, j, n)
+		}
+		return fx.entryKey(j, kindHashes), int(n-1-(j-i)) * hashRecordLen
+	}
+	t.Fatalf("entry %d: no hash run in its tile", i)
+	return nil, 0
+}
+
+// flipRecord flips one bit of entry i's hash record, at offset off in it.
+func (fx *tamperFixture) flipRecord(t *testing.T, db *pebble.DB, i uint64, off int) {
+	t.Helper()
+	key, at := fx.recordAt(t, db, i)
+	fx.flip(t, db, key, at+off)
+}
+
+// swapRecords swaps the hash records of entries a and b.
+func (fx *tamperFixture) swapRecords(t *testing.T, db *pebble.DB, a, b uint64) {
+	t.Helper()
+	ka, oa := fx.recordAt(t, db, a)
+	kb, ob := fx.recordAt(t, db, b)
+	va := mustGet(t, db, ka)
+	vb := va
+	if !bytes.Equal(ka, kb) {
+		vb = mustGet(t, db, kb)
+	}
+	ra := slices.Clone(va[oa : oa+hashRecordLen])
+	copy(va[oa:], vb[ob:ob+hashRecordLen])
+	copy(vb[ob:], ra)
+	mustSet(t, db, ka, va)
+	mustSet(t, db, kb, vb)
+}
+
+// deleteEntry deletes every key of entry i: its payload, and its hash run
+// and tiles when it is the last entry of them. Its record stays in a run that
+// also holds others.
+func (fx *tamperFixture) deleteEntry(t *testing.T, db *pebble.DB, i uint64) {
+	t.Helper()
+	if err := db.DeleteRange(fx.entryKey(i, 0), fx.entryKey(i+1, 0), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // swapValues swaps the values of two keys.
 func swapValues(t *testing.T, db *pebble.DB, a, b []byte) {
 	t.Helper()
@@ -216,11 +270,20 @@ func (fx *tamperFixture) breakSignature(t *testing.T, size uint64) {
 }
 
 // rollBack deletes every record of the entries from index on, leaving the
-// checkpoints.
+// checkpoints, as a store that ended at from would be: the hash run that
+// held entry from-1 and later ones is cut after from-1.
 func (fx *tamperFixture) rollBack(t *testing.T, db *pebble.DB, from uint64) {
 	t.Helper()
+	var run []byte
+	if from > 0 {
+		key, off := fx.recordAt(t, db, from-1)
+		run = mustGet(t, db, key)[:off+hashRecordLen]
+	}
 	if err := db.DeleteRange(entryKey(nil, fx.num, from, 0), entriesEnd(fx.num), pebble.Sync); err != nil {
 		t.Fatal(err)
+	}
+	if run != nil {
+		mustSet(t, db, fx.entryKey(from-1, kindHashes), run)
 	}
 }
 
@@ -247,8 +310,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "entry_missing",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			mustDelete(t, db, fx.entryKey(400, kindHashes))
-			mustDelete(t, db, fx.entryKey(400, kindPayload))
+			fx.deleteEntry(t, db, 400)
 		},
 		want: []uint64{400},
 		text: "missing",
@@ -256,8 +318,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "first_entry_missing",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			mustDelete(t, db, fx.entryKey(0, kindHashes))
-			mustDelete(t, db, fx.entryKey(0, kindPayload))
+			fx.deleteEntry(t, db, 0)
 		},
 		want: []uint64{0},
 		text: "missing",
@@ -265,7 +326,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "entries_swapped",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			swapValues(t, db, fx.entryKey(200, kindHashes), fx.entryKey(210, kindHashes))
+			fx.swapRecords(t, db, 200, 210)
 			swapValues(t, db, fx.entryKey(200, kindPayload), fx.entryKey(210, kindPayload))
 		},
 		want: []uint64{200, 210},
@@ -383,7 +444,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "chain_hash_flipped",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.flip(t, db, fx.entryKey(150, kindHashes), proofs.HashSize+5)
+			fx.flipRecord(t, db, 150, proofs.HashSize+5)
 		},
 		want: []uint64{150},
 		text: "chain",
@@ -391,7 +452,7 @@ var tamperCases = []tamperCase{
 	{
 		name: "last_chain_hash_flipped",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.flip(t, db, fx.entryKey(tamperSize-1, kindHashes), proofs.HashSize)
+			fx.flipRecord(t, db, tamperSize-1, proofs.HashSize)
 		},
 		want: []uint64{tamperSize - 1},
 		text: "chain",
@@ -399,25 +460,50 @@ var tamperCases = []tamperCase{
 	{
 		name: "leaf_hash_flipped",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.flip(t, db, fx.entryKey(150, kindHashes), 5)
+			fx.flipRecord(t, db, 150, 5)
 		},
 		want: []uint64{150},
 	},
 	{
 		name: "received_at_changed",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.flip(t, db, fx.entryKey(200, kindHashes), hashRecordLen-1)
+			fx.flipRecord(t, db, 200, hashRecordLen-1)
 		},
 		want: []uint64{200},
 		text: "received_at",
 	},
 	{
-		name: "hash_record_truncated",
+		// The run of entries 1–99 cut to 40 bytes: none of its records
+		// can be read.
+		name: "hash_run_truncated",
 		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			v := mustGet(t, db, fx.entryKey(77, kindHashes))
-			mustSet(t, db, fx.entryKey(77, kindHashes), v[:40])
+			key, _ := fx.recordAt(t, db, 77)
+			mustSet(t, db, key, mustGet(t, db, key)[:40])
 		},
-		want: []uint64{77},
+		want: []uint64{1, 77, 99},
+		text: "malformed",
+	},
+	{
+		// The run of entries 1–99 without its first record: it now says
+		// it holds entries 2–99, and entry 1 has no record.
+		name: "hash_run_shortened",
+		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
+			key, _ := fx.recordAt(t, db, 77)
+			mustSet(t, db, key, mustGet(t, db, key)[hashRecordLen:])
+		},
+		want: []uint64{1, 2, 99},
+		text: "hash record is missing",
+	},
+	{
+		// A run that would cross the start of tile 1.
+		name: "hash_run_across_tiles",
+		tamper: func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
+			key, _ := fx.recordAt(t, db, 256)
+			v := mustGet(t, db, key)
+			mustSet(t, db, key, append(slices.Clone(v[:hashRecordLen]), v...))
+		},
+		want: []uint64{256},
+		text: "malformed",
 	},
 }
 
@@ -565,10 +651,10 @@ func TestTamperOpenRefuses(t *testing.T) {
 			fx.flip(t, db, tileKey(fx.num, 0, 1), 3)
 		}},
 		{"last_leaf_hash_flipped", func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.flip(t, db, fx.entryKey(tamperSize-1, kindHashes), 0)
+			fx.flipRecord(t, db, tamperSize-1, 0)
 		}},
 		{"last_chain_hash_flipped", func(t *testing.T, fx *tamperFixture, db *pebble.DB) {
-			fx.flip(t, db, fx.entryKey(tamperSize-1, kindHashes), proofs.HashSize)
+			fx.flipRecord(t, db, tamperSize-1, proofs.HashSize)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
