@@ -55,6 +55,8 @@ type hashCursor struct {
 	n    uint64 // records in run; 0 when there is none
 	iter *pebble.Iterator
 	key  []byte
+	// once: the cursor finds one record; the run it is in is not copied.
+	once bool
 }
 
 func newHashCursor(r pebble.Reader, num uint32) *hashCursor {
@@ -112,6 +114,11 @@ func (c *hashCursor) find(i uint64) (hashRecord, error) {
 		case err == nil:
 			n, perr := hashRunLen(end, v)
 			if perr == nil && end-i < n {
+				if c.once {
+					r := runRecord(v, n, end, i)
+					closer.Close()
+					return r, nil
+				}
 				c.run, c.last, c.n = append(c.run[:0], v...), end, n
 			}
 			closer.Close()
@@ -159,7 +166,13 @@ func (c *hashCursor) find(i uint64) (hashRecord, error) {
 
 // record parses the record of i from the current run, which covers i.
 func (c *hashCursor) record(i uint64) hashRecord {
-	off := (c.n - 1 - (c.last - i)) * hashRecordLen
-	r, _ := parseHashRecord(c.run[off : off+hashRecordLen])
+	return runRecord(c.run, c.n, c.last, i)
+}
+
+// runRecord parses the record of i from run, n records ending at last,
+// which covers i.
+func runRecord(run []byte, n, last, i uint64) hashRecord {
+	off := (n - 1 - (last - i)) * hashRecordLen
+	r, _ := parseHashRecord(run[off : off+hashRecordLen])
 	return r
 }

@@ -286,7 +286,7 @@ func (l *Ledger) lastHashRecord(lg *logHandle) (uint64, hashRecord, error) {
 // hashRecord reads the hash record of entry index from its run. A missing
 // one is ErrNotFound.
 func (l *Ledger) hashRecord(lg *logHandle, index uint64) (hashRecord, error) {
-	c := newHashCursor(l.db, lg.num)
+	c := &hashCursor{r: l.db, num: lg.num, once: true}
 	defer c.close()
 	return l.findHashRecord(c, lg, index)
 }

@@ -182,7 +182,7 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			readErrs[w] = r.run(ctx, snap, lg.num, bounds, w, len(readers), stop)
+			readErrs[w] = r.run(ctx, snap, lg.num, bounds, segment, w, len(readers), stop)
 		}()
 	}
 	// The readers must stop before the snapshot closes.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -105,7 +106,7 @@ type verifyReader struct {
 // run reads segments first, first+step, … of bounds (segment s is the keys
 // in [bounds[s], bounds[s+1])) until they are done, stop closes or ctx is
 // done. It closes r.out when it returns.
-func (r *verifyReader) run(ctx context.Context, snap *pebble.Snapshot, num uint32, bounds [][]byte, first, step int, stop <-chan struct{}) error {
+func (r *verifyReader) run(ctx context.Context, snap *pebble.Snapshot, num uint32, bounds [][]byte, segment uint64, first, step int, stop <-chan struct{}) error {
 	defer close(r.out)
 	iter, err := snap.NewIter(&pebble.IterOptions{})
 	if err != nil {
@@ -119,7 +120,11 @@ func (r *verifyReader) run(ctx context.Context, snap *pebble.Snapshot, num uint3
 			return err
 		}
 		iter.SetBounds(bounds[s], bounds[s+1])
-		ok, err := r.segment(ctx, iter, stop)
+		lo, hi := uint64(s)*segment, uint64(s+1)*segment
+		if s+2 == len(bounds) {
+			hi = math.MaxUint64 // the last segment: up to the last key
+		}
+		ok, err := r.segment(ctx, iter, lo, hi, stop)
 		if err != nil || !ok {
 			return err
 		}
@@ -138,15 +143,18 @@ func (r *verifyReader) newBatch() *verifyBatchOf {
 	}
 }
 
-// segment reads one segment: it groups each index's records, hashes the
-// payloads and checks their received_at and chain links, and sends the
-// records in batches, the last one marked. It returns false if stop closed.
-func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop <-chan struct{}) (bool, error) {
+// segment reads one segment, the entries [lo, hi): it groups each index's
+// records, hashes the payloads and checks their received_at and chain links,
+// and sends the records in batches, the last one marked. An index without a
+// key of its own whose record is in a run (its payload deleted) is an entry
+// too. It returns false if stop closed.
+func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, lo, hi uint64, stop <-chan struct{}) (bool, error) {
 	var (
 		batch   = r.newBatch()
 		cur     *verifyRecord
 		prev    proofs.Hash // chain hash of the last entry with a hash record
 		hasPrev bool
+		next    = lo // the lowest index not met yet
 	)
 	send := func() bool {
 		r.work <- batch // never blocks: work holds every batch that can be out
@@ -177,25 +185,60 @@ func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop 
 			prev, hasPrev = cur.rec.chainHash, true
 		}
 	}
+	// add starts the record of the next key, of entry idx when entry.
+	add := func(entry bool, idx uint64) (bool, error) {
+		finish()
+		if len(batch.recs) == r.batchLen {
+			if !send() {
+				return false, nil
+			}
+		}
+		if r.n++; r.n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		batch.recs = append(batch.recs, verifyRecord{})
+		cur = &batch.recs[len(batch.recs)-1]
+		if entry {
+			cur.entry, cur.idx = true, idx
+			next = max(next, idx+1)
+		}
+		return true, nil
+	}
+	// fill adds the entries in [next, to) that have no key but a record in
+	// a run. Runs do not cross tiles, so past an index no run holds, the
+	// next candidate is the start of the next run in its tile, or the next
+	// tile.
+	fill := func(to uint64) (bool, error) {
+		for g := next; g < to; {
+			_, err := r.hc.find(g)
+			if errors.Is(err, errNoHashRecord) {
+				if r.hc.n > 0 && r.hc.last > g && r.hc.last>>proofs.TileHeight == g>>proofs.TileHeight {
+					g = max(g+1, r.hc.last+1-r.hc.n)
+				} else {
+					g = (g | (proofs.TileWidth - 1)) + 1
+				}
+				continue
+			}
+			if ok, err := add(true, g); !ok {
+				return false, err
+			}
+			g++
+		}
+		return true, nil
+	}
 	for iter.First(); iter.Valid(); iter.Next() {
 		k := iter.Key()
 		idx, kind, ok := parseEntryKey(k)
 		if !ok || cur == nil || !cur.entry || idx != cur.idx {
-			finish()
-			if len(batch.recs) == r.batchLen {
-				if !send() {
-					return false, nil
-				}
-			}
-			if r.n++; r.n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
+			if ok && idx > next {
+				if ok, err := fill(idx); !ok {
 					return false, err
 				}
 			}
-			batch.recs = append(batch.recs, verifyRecord{})
-			cur = &batch.recs[len(batch.recs)-1]
-			if ok {
-				cur.entry, cur.idx = true, idx
+			if ok, err := add(ok, idx); !ok {
+				return false, err
 			}
 		}
 		if !ok {
@@ -223,10 +266,15 @@ func (r *verifyReader) segment(ctx context.Context, iter *pebble.Iterator, stop 
 			cur.notes = append(cur.notes, Problem{Index: idx, Problem: fmt.Sprintf("unknown record kind %q", kind)})
 		}
 	}
-	finish()
 	if err := iter.Error(); err != nil {
 		return false, err
 	}
+	if hi != math.MaxUint64 && next < hi {
+		if ok, err := fill(hi); !ok {
+			return false, err
+		}
+	}
+	finish()
 	batch.end = true
 	return send(), nil
 }
