@@ -200,7 +200,9 @@ type Ledger struct {
 	idxDone chan struct{}
 	stopPub chan struct{}
 	seqDone chan struct{}
-	pubDone chan struct{}
+	// seqBatch is the sequencer's batch, reset for each round (roundBatch).
+	seqBatch *pebble.Batch
+	pubDone  chan struct{}
 
 	// sealOpts are the options of the sstables that seal posting blocks
 	// (openblock.go).
