@@ -52,7 +52,7 @@ func (e *freshEntry) fields() []byte {
 }
 
 // freshQueue is one log's hand-off: runs of consecutive entries, oldest
-// first.
+// first, each as its commit pushed it (never copied into another).
 type freshQueue struct {
 	mu    sync.Mutex
 	segs  []freshSeg
@@ -77,48 +77,55 @@ func (q *freshQueue) push(first uint64, entries []freshEntry) {
 	if q.n+len(entries) > freshMax {
 		return
 	}
-	if k := len(q.segs) - 1; k >= 0 {
-		if s := &q.segs[k]; s.first+uint64(len(s.entries)) == first {
-			s.entries = append(s.entries, entries...)
-			q.n += len(entries)
-			return
-		}
-	}
 	q.segs = append(q.segs, freshSeg{first: first, entries: entries})
 	q.n += len(entries)
 }
 
-// take returns the entries [from, to) when the queue holds all of them,
-// and drops everything below to (or below from, when it does not).
-func (q *freshQueue) take(from, to uint64) ([]freshEntry, bool) {
+// take returns the entries [from, to), in the runs that hold them, when the
+// queue holds all of them, and drops everything below to (or below from,
+// when it does not).
+func (q *freshQueue) take(from, to uint64) ([][]freshEntry, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	// Drop what lies wholly below from.
+	q.dropBelow(from)
+	// Do the runs hold [from, to) without a gap?
+	next := from
+	for k := 0; k < len(q.segs) && next < to; k++ {
+		s := &q.segs[k]
+		if s.first > next {
+			return nil, false // a gap: read [from, to) from the store
+		}
+		next = max(next, s.first+uint64(len(s.entries)))
+	}
+	if next < to {
+		return nil, false
+	}
+	var parts [][]freshEntry
+	for next = from; next < to; {
+		s := &q.segs[0]
+		lo, hi := next-s.first, min(to-s.first, uint64(len(s.entries)))
+		parts = append(parts, s.entries[lo:hi:hi])
+		next = s.first + hi
+		// Keep the rest of the run for the next take.
+		q.n -= int(hi)
+		if hi == uint64(len(s.entries)) {
+			q.segs[0] = freshSeg{}
+			q.segs = q.segs[1:]
+		} else {
+			s.entries, s.first = s.entries[hi:], next
+		}
+	}
+	q.taken += to - from
+	return parts, true
+}
+
+// dropBelow drops the runs that lie wholly below from.
+func (q *freshQueue) dropBelow(from uint64) {
 	for len(q.segs) > 0 && q.segs[0].first+uint64(len(q.segs[0].entries)) <= from {
 		q.n -= len(q.segs[0].entries)
 		q.segs[0] = freshSeg{}
 		q.segs = q.segs[1:]
 	}
-	if len(q.segs) == 0 || q.segs[0].first > from {
-		return nil, false
-	}
-	s := &q.segs[0]
-	lo := from - s.first
-	if s.first+uint64(len(s.entries)) < to {
-		return nil, false // a gap: read [from, to) from the store
-	}
-	hi := to - s.first
-	out := s.entries[lo:hi:hi]
-	q.taken += to - from
-	// Keep the rest of the run for the next take.
-	q.n -= int(hi)
-	s.entries = s.entries[hi:]
-	s.first = to
-	if len(s.entries) == 0 {
-		q.segs[0] = freshSeg{}
-		q.segs = q.segs[1:]
-	}
-	return out, true
 }
 
 // clear drops everything (the log's indexes are being rebuilt).

@@ -18,18 +18,22 @@ func freshRun(first, n int) []freshEntry {
 func TestFreshQueue(t *testing.T) {
 	var q freshQueue
 	q.push(10, freshRun(10, 5))
-	q.push(15, freshRun(15, 5)) // joins the run
-	if len(q.segs) != 1 || q.n != 10 {
+	q.push(15, freshRun(15, 5)) // the next run, not copied into the first
+	if len(q.segs) != 2 || q.n != 10 {
 		t.Fatalf("segs %d, n %d", len(q.segs), q.n)
 	}
 	check := func(from, to uint64, ok bool) {
 		t.Helper()
-		got, gotOK := q.take(from, to)
+		parts, gotOK := q.take(from, to)
 		if gotOK != ok {
 			t.Fatalf("take(%d, %d): ok %v", from, to, gotOK)
 		}
 		if !ok {
 			return
+		}
+		var got []freshEntry
+		for _, p := range parts {
+			got = append(got, p...)
 		}
 		if len(got) != int(to-from) {
 			t.Fatalf("take(%d, %d): %d entries", from, to, len(got))
@@ -43,7 +47,7 @@ func TestFreshQueue(t *testing.T) {
 	check(5, 12, false)  // below the queue: read from the store
 	check(10, 13, true)  // the head
 	check(13, 21, false) // past the end
-	check(13, 20, true)
+	check(13, 20, true)  // across the two runs
 	if q.n != 0 || len(q.segs) != 0 {
 		t.Fatalf("after taking everything: n %d, segs %d", q.n, len(q.segs))
 	}

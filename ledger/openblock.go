@@ -189,10 +189,16 @@ func (l *Ledger) gather(lg *logHandle, from, to uint64) error {
 	}
 	w := ob.w
 	var err error
-	if fresh, ok := lg.fresh.take(from, to); ok {
-		for i, e := range fresh {
-			if err = w.add(from+uint64(i), e.rec, e.leaf, e.fields()); err != nil {
-				break
+	if parts, ok := lg.fresh.take(from, to); ok {
+		idx := from
+	add:
+		for _, part := range parts {
+			for i := range part {
+				e := &part[i]
+				if err = w.add(idx, e.rec, e.leaf, e.fields()); err != nil {
+					break add
+				}
+				idx++
 			}
 		}
 	} else {
