@@ -341,7 +341,7 @@ func (e *Event) validate(internal bool) *ValidationError {
 func (e *Event) shortestLeafSize(details json.RawMessage) int {
 	en := Entry{V: EntryVersion, Log: "a", ReceivedAt: time.Unix(0, 0), Event: *e}
 	en.Details = details
-	leaf, err := en.appendLeaf(nil)
+	leaf, err := en.appendLeaf(nil, nil)
 	if err != nil {
 		return len(details)
 	}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -189,6 +190,18 @@ func FuzzLeaf(f *testing.F) {
 			return
 		}
 		checkLeaf(t, &en, leaf)
+		// The sequencer's way: received_at formatted once per call, and
+		// reused for a time that is the same instant.
+		ra, _ := appendLeafTime(nil, en.ReceivedAt)
+		same := en.ReceivedAt.In(time.FixedZone("", int(offsetMin)*60))
+		for _, tm := range []*time.Time{e.Time, nil, &same} {
+			en.Time = tm
+			want, err := en.AppendLeaf(nil)
+			got, err2 := en.appendLeafAt(nil, ra)
+			if !bytes.Equal(got, want) || (err == nil) != (err2 == nil) {
+				t.Fatalf("appendLeafAt: %q, %v; AppendLeaf: %q, %v", got, err2, want, err)
+			}
+		}
 	})
 }
 

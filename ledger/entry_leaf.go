@@ -41,7 +41,15 @@ func (en Entry) MarshalJSON() ([]byte, error) {
 // at most MaxRef, so both are what RFC 8785 writes for them), and details
 // as Validate left them, already canonical.
 func (en *Entry) AppendLeaf(dst []byte) ([]byte, error) {
-	out, err := en.appendLeaf(dst)
+	return en.appendLeafAt(dst, nil)
+}
+
+// appendLeafAt is AppendLeaf with en.ReceivedAt already formatted as
+// appendLeafTime writes it (ra; nil to format it here): the events of one
+// call share their received_at, and most have no time of their own, which
+// is then the same.
+func (en *Entry) appendLeafAt(dst, ra []byte) ([]byte, error) {
+	out, err := en.appendLeaf(dst, ra)
 	if err != nil {
 		return dst, fmt.Errorf("couldn't encode entry: %w", err)
 	}
@@ -51,7 +59,7 @@ func (en *Entry) AppendLeaf(dst []byte) ([]byte, error) {
 	return out, nil
 }
 
-func (en *Entry) appendLeaf(b []byte) ([]byte, error) {
+func (en *Entry) appendLeaf(b, ra []byte) ([]byte, error) {
 	var err error
 	switch {
 	case en.V != EntryVersion:
@@ -133,7 +141,9 @@ func (en *Entry) appendLeaf(b []byte) ([]byte, error) {
 	}
 	b = append(b, `,"received_at":"`...)
 	var ok bool
-	if b, ok = appendLeafTime(b, en.ReceivedAt); !ok {
+	if ra != nil {
+		b = append(b, ra...)
+	} else if b, ok = appendLeafTime(b, en.ReceivedAt); !ok {
 		return b, errors.New("received_at is outside the years 0000 to 9999")
 	}
 	b = append(b, '"')
@@ -170,7 +180,9 @@ func (en *Entry) appendLeaf(b []byte) ([]byte, error) {
 		b = append(b, '}')
 	}
 	b = append(b, `,"time":"`...)
-	if b, ok = appendLeafTime(b, t); !ok {
+	if ra != nil && t.Equal(en.ReceivedAt) {
+		b = append(b, ra...)
+	} else if b, ok = appendLeafTime(b, t); !ok {
 		return b, errors.New("time is outside the years 0000 to 9999")
 	}
 	b = append(b, '"')

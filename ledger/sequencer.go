@@ -185,6 +185,10 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 // chunks on all cores (inChunks), each chunk into one buffer.
 func (r *request) build(verbose bool) {
 	ra := time.Unix(0, r.receivedAt).UTC()
+	raText, ok := appendLeafTime(nil, ra)
+	if !ok {
+		raText = nil // appendLeafAt says what is wrong
+	}
 	r.leaves = make([][]byte, len(r.events))
 	r.hashes = make([]proofs.Hash, len(r.events))
 	r.fields = &builtFields{done: make(chan struct{})}
@@ -199,7 +203,7 @@ func (r *request) build(verbose bool) {
 			en := Entry{V: 1, Log: r.lg.id, ReceivedAt: ra, Event: r.events[i]}
 			buf = append(buf, 0) // room for the RFC 6962 leaf prefix
 			var err error
-			if buf, err = en.AppendLeaf(buf); err != nil {
+			if buf, err = en.appendLeafAt(buf, raText); err != nil {
 				return withPosition(err, i, len(r.events))
 			}
 		}
