@@ -23,19 +23,19 @@ import (
 // Checkpoints (L <log#:4> S <size:8>) and witness cosignatures (L <log#:4> W …)
 // have the same shape of key but live in the meta store (meta.go).
 //
-// Index-major: everything one append writes for entry i (its hashes, its
-// payload, the tiles it completes) sits under "L n E i", so one commit's keys
-// form one ascending run after every earlier key of the log. Pebble then
-// flushes files that do not overlap older ones and moves them down without
-// rewriting (MEASURED.md: ~3× the rate of a prefix-per-kind layout). Nothing in
-// the E range is ever overwritten. The log's head (size, chain head, last
-// received_at) is the last E…h record; partial tiles are rebuilt from the h
-// records and the full tiles below them at open, and held in memory after.
-// Keys written apart from the entries would break that run: checkpoints and
-// cosignatures live in the meta store (meta.go), and the leaf hash → index
-// lookup, random by nature, in the index store (hashindex.go). Idempotency
-// records and annotation refs still do break it, in the commits that write
-// them (decision 0008).
+// Index-major: everything one append writes for entry i (its payload, the
+// tiles it completes, and the hash run it ends) sits under "L n E i", so one
+// commit's keys form one ascending run after every earlier key of the log.
+// Pebble then flushes files that do not overlap older ones and moves them down
+// without rewriting (MEASURED.md: ~3× the rate of a prefix-per-kind layout).
+// Nothing in the E range is ever overwritten. The log's head (size, chain
+// head, last received_at) is the last record of the last E…h run; partial
+// tiles are rebuilt from the records and the full tiles below them at open,
+// and held in memory after. Keys written apart from the entries would break
+// that run: checkpoints and cosignatures live in the meta store (meta.go), and
+// the leaf hash → index lookup, random by nature, in the index store
+// (hashindex.go). Idempotency records and annotation refs still do break it,
+// in the commits that write them (decision 0008).
 const (
 	prefixGlobal = 'G'
 	prefixLog    = 'L'
@@ -112,7 +112,7 @@ func checkpointKey(num uint32, size uint64) []byte {
 	return k
 }
 
-// hashRecord is the value of an E…h key.
+// hashRecord is one entry's record in an E…h run (hashrun.go).
 type hashRecord struct {
 	leafHash   proofs.Hash
 	chainHash  proofs.Hash

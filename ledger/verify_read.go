@@ -18,14 +18,16 @@ import (
 // entry i sorts at or after that key and before the next entry's), and the
 // readers take the segments in turn: reader w reads segments w, w+R, w+2R, …
 // with its own iterator on Verify's snapshot. A reader groups the records of
-// each entry, parses its hash record, notes the chain hash of the entry before
-// it in the segment, copies the payload and tiles into its batch, and hands
-// the batch to the hashers (work) and to Verify (its own channel, out). Any
-// hasher hashes the payloads and chain links and checks received_at, then
-// closes the batch's done. Verify takes the segments in order, reader by
-// reader, and waits for each batch's done, so it sees the records in key
-// order, exactly as one scan of the whole range would give them: the hand-off
-// is ordered and its memory is bounded by the channels' capacity.
+// each entry, finds its hash record in its run (with a hashCursor of its own,
+// and adds the entries that have a record but no key), notes the chain hash of
+// the entry before it in the segment, copies the payload and tiles into its
+// batch, and hands the batch to the hashers (work) and to Verify (its own
+// channel, out). Any hasher hashes the payloads and chain links and checks
+// received_at, then closes the batch's done. Verify takes the segments in
+// order, reader by reader, and waits for each batch's done, so it sees the
+// records in key order, exactly as one scan of the whole range would give
+// them: the hand-off is ordered and its memory is bounded by the channels'
+// capacity.
 const (
 	// verifySegment is the entries in one segment.
 	verifySegment = 4096
