@@ -116,17 +116,7 @@ func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, 
 				}
 				continue
 			}
-			switch kind {
-			case kindHashes:
-				hc.offer(k, iter.Value())
-			case kindPayload:
-				if opts.Transient {
-					buf = append(buf[:0], iter.Value()...)
-					rec.Leaf = buf
-				} else {
-					rec.Leaf = append([]byte(nil), iter.Value()...)
-				}
-			}
+			takeEntryKey(iter, k, kind, hc, rec, opts.Transient, &buf)
 		}
 		h, err := hc.find(idx)
 		switch {
@@ -147,4 +137,21 @@ func (l *Ledger) scanRange(ctx context.Context, r pebble.Reader, lg *logHandle, 
 		return false, fmt.Errorf("couldn't scan log %q: %w", logID, err)
 	}
 	return true, nil
+}
+
+// takeEntryKey takes what the iterator's key of entry idx (of the given
+// kind) holds for a reader: a hash run, offered to hc, or the payload, copied
+// into rec.Leaf (into *buf, reused, when transient).
+func takeEntryKey(iter *pebble.Iterator, idx uint64, kind byte, hc *hashCursor, rec *Record, transient bool, buf *[]byte) {
+	switch kind {
+	case kindHashes:
+		hc.offer(idx, iter.Value())
+	case kindPayload:
+		if transient {
+			*buf = append((*buf)[:0], iter.Value()...)
+			rec.Leaf = *buf
+		} else {
+			rec.Leaf = append([]byte(nil), iter.Value()...)
+		}
+	}
 }

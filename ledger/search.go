@@ -225,17 +225,7 @@ func (l *Ledger) joinRange(ctx context.Context, lg *logHandle, p *plan, lo, hi u
 			if !good || idx != x {
 				break
 			}
-			switch kind {
-			case kindHashes:
-				hc.offer(idx, iter.Value())
-			case kindPayload:
-				if opts.Transient {
-					buf = append(buf[:0], iter.Value()...)
-					rec.Leaf = buf
-				} else {
-					rec.Leaf = append([]byte(nil), iter.Value()...)
-				}
-			}
+			takeEntryKey(iter, idx, kind, hc, rec, opts.Transient, &buf)
 		}
 		if err := iter.Error(); err != nil {
 			return false, fmt.Errorf("couldn't read entry %d of log %q: %w", x, lg.id, err)
