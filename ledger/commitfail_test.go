@@ -1,0 +1,111 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+)
+
+// walFaultEnv names the data directory in which the child process of
+// TestWALFailureStopsTheProcess appends until its WAL fails.
+const walFaultEnv = "AUDITLEDGER_TEST_WAL_FAULT_DIR"
+
+// TestWALFailureStopsTheProcess: a write or sync of the main store's WAL
+// that fails is fatal. Pebble's commit pipeline cannot go on after it, so
+// the process stops (Pebble's Logger.Fatalf, which panics) rather than
+// answering. A child process appends, acknowledges what it committed, and
+// then meets a failing WAL; after it dies, every acknowledged entry is in
+// the store, the log verifies, and appends go on from where it ends.
+func TestWALFailureStopsTheProcess(t *testing.T) {
+	if dir := os.Getenv(walFaultEnv); dir != "" {
+		walFaultChild(dir)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestWALFailureStopsTheProcess$", "-test.count", "1")
+	cmd.Env = append(os.Environ(), walFaultEnv+"="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err == nil {
+		t.Fatalf("the child survived a failing WAL:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "pebble: fatal commit error") {
+		t.Fatalf("the child died (%v) without Pebble's fatal commit error:\n%s", err, out.String())
+	}
+	var acked uint64
+	if i := strings.Index(out.String(), "acknowledged "); i < 0 {
+		t.Fatalf("the child acknowledged nothing:\n%s", out.String())
+	} else if _, err := fmt.Sscan(out.String()[i+len("acknowledged "):], &acked); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	l := openTest(t, dir)
+	defer l.Close()
+	size, err := l.Size(DefaultLogID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The failed commit was never acknowledged; whether it reached the
+	// disk is the disk's to say, but all or none of it did.
+	if size != acked && size != acked+2 {
+		t.Fatalf("size %d after the restart, want %d (or %d)", size, acked, acked+2)
+	}
+	for i := uint64(0); i < acked; i++ {
+		if r, err := l.Read(DefaultLogID, i); err != nil || r.Redacted() {
+			t.Fatalf("acknowledged entry %d: %v", i, err)
+		}
+	}
+	verifyOK(t, l, DefaultLogID)
+	res, err := l.Append(ctx, DefaultLogID, []Event{testEvent(1)}, AppendOptions{})
+	if err != nil || res[0].Index != size {
+		t.Fatalf("append after the restart: %+v, %v; want index %d", res, err, size)
+	}
+	verifyOK(t, l, DefaultLogID)
+}
+
+// walFaultChild is the child of TestWALFailureStopsTheProcess: it appends in
+// dir, prints what was acknowledged, makes the WAL fail, and appends again,
+// which must not return.
+func walFaultChild(dir string) {
+	walFault := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if strings.Contains(op.Path, "/db/") && strings.HasSuffix(op.Path, ".log") &&
+			(op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData) {
+			return errorfs.ErrInjected
+		}
+		return nil
+	})}
+	ctx := context.Background()
+	l, err := Open(ctx, Config{Dir: dir, FS: errorfs.Wrap(vfs.Default, walFault), CheckpointInterval: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	acked := 0
+	for _, n := range []int{1, 300, 1024, 7} {
+		evs := make([]Event, n)
+		for i := range evs {
+			evs[i] = testEvent(acked + i)
+		}
+		if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
+			fmt.Println("append:", err)
+			os.Exit(2)
+		}
+		acked += n
+	}
+	fmt.Printf("acknowledged %d\n", acked)
+	walFault.On()
+	_, err = l.Append(ctx, DefaultLogID, []Event{testEvent(0), testEvent(1)}, AppendOptions{})
+	fmt.Println("the append with a failing WAL returned:", err)
+	os.Exit(0)
+}
