@@ -533,14 +533,7 @@ func toTlog(p [][]byte) []tlog.Hash {
 // without a gap and each entry has its hash record and payload.
 func scanEntries(t *testing.T, l *Ledger, id string) []Record {
 	t.Helper()
-	lg, err := l.handle(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	iter, err := l.DB().NewIter(&pebble.IterOptions{LowerBound: entriesStart(lg.num), UpperBound: entriesEnd(lg.num)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	iter := entryIter(t, l, id)
 	defer iter.Close()
 	// Runs of hash records follow each other without a gap; each covers
 	// the entries up to the one it is stored at, whose payloads come first.

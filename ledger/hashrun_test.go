@@ -15,8 +15,9 @@ import (
 	"github.com/auditledger/auditledger/proofs"
 )
 
-// runEnds returns the index of every hash run key of log id.
-func runEnds(t *testing.T, l *Ledger, id string) []uint64 {
+// entryIter returns an iterator over the E range of log id in the main
+// store; the caller closes it.
+func entryIter(t *testing.T, l *Ledger, id string) *pebble.Iterator {
 	t.Helper()
 	lg, err := l.handle(id)
 	if err != nil {
@@ -26,6 +27,13 @@ func runEnds(t *testing.T, l *Ledger, id string) []uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return iter
+}
+
+// runEnds returns the index of every hash run key of log id.
+func runEnds(t *testing.T, l *Ledger, id string) []uint64 {
+	t.Helper()
+	iter := entryIter(t, l, id)
 	defer iter.Close()
 	var ends []uint64
 	for iter.First(); iter.Valid(); iter.Next() {
@@ -211,7 +219,8 @@ func TestHashRuns(t *testing.T) {
 	verifyOK(t, l, id)
 }
 
-func verifyOK(t *testing.T, l *Ledger, id string) {
+// verifyOK runs Verify on log id and wants no problem.
+func verifyOK(t *testing.T, l *Ledger, id string) *VerifyReport {
 	t.Helper()
 	rep, err := l.Verify(context.Background(), id, VerifyOptions{})
 	if err != nil {
@@ -220,6 +229,7 @@ func verifyOK(t *testing.T, l *Ledger, id string) {
 	if !rep.OK {
 		t.Fatalf("verify: %+v", rep.Problems)
 	}
+	return rep
 }
 
 // TestHashRunLen: what a run's value may be at its key.

@@ -37,13 +37,7 @@ func openTest(t testing.TB, dir string) *Ledger {
 // check out with golang.org/x/mod/sumdb/tlog.
 func checkLog(t *testing.T, l *Ledger, id string) {
 	t.Helper()
-	rep, err := l.Verify(context.Background(), id, VerifyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK {
-		t.Fatalf("verify: %+v", rep.Problems)
-	}
+	rep := verifyOK(t, l, id)
 	info, err := l.Log(id)
 	if err != nil {
 		t.Fatal(err)
