@@ -22,7 +22,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "log", Usage: "log to verify (repeatable); default every log"},
 		},
 		Action: func(c *cli.Context) error {
-			l, err := ledger.Open(c.Context, ledger.Config{Dir: c.String("data"), ReadOnly: true})
+			l, err := ledger.Open(c.Context, ledger.Config{Dir: c.String("data"), ReadOnly: true, BlockCacheBytes: ledger.VerifyBlockCacheBytes})
 			if err != nil {
 				return cli.Exit(err.Error(), ExitUsage)
 			}

@@ -14,7 +14,11 @@ package ledger
 // The proof and verify benchmarks share one log of 1,000,000 entries. It is
 // built once per process (about 10 s) in $AUDITLEDGER_BENCH_STORE, or in
 // os.TempDir()/auditledger-bench-1m when that is unset, and kept there so that
-// the next `go test -bench` reuses it; delete the directory to rebuild it.
+// the next `go test -bench` reuses it; delete the directory to rebuild it. Its
+// `complete` file names the store format that wrote it (benchStoreStamp): a
+// store an older build wrote is rebuilt, since the same records stored
+// another way read at another speed (session 7 compared two builds on a store
+// neither of them would have written).
 
 import (
 	"context"
@@ -363,6 +367,10 @@ func BenchmarkAppend(b *testing.B) {
 // benchStoreSize is the size of the log the proof and verify benchmarks use.
 const benchStoreSize = 1_000_000
 
+// benchStoreStamp is what the shared store's `complete` file holds: the main
+// store format of the build that wrote it.
+var benchStoreStamp = fmt.Sprintf("main store format %d\n", mainFormat)
+
 var benchStore struct {
 	once sync.Once
 	l    *Ledger
@@ -382,14 +390,19 @@ func millionLog(b *testing.B) *Ledger {
 	return benchStore.l
 }
 
-func openMillionLog(b *testing.B) (*Ledger, error) {
-	dir := os.Getenv("AUDITLEDGER_BENCH_STORE")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "auditledger-bench-1m")
+// millionLogDir is the directory of the shared log's store.
+func millionLogDir() string {
+	if dir := os.Getenv("AUDITLEDGER_BENCH_STORE"); dir != "" {
+		return dir
 	}
+	return filepath.Join(os.TempDir(), "auditledger-bench-1m")
+}
+
+func openMillionLog(b *testing.B) (*Ledger, error) {
+	dir := millionLogDir()
 	ctx := context.Background()
 	cfg := Config{Dir: dir, Logger: benchLogger()}
-	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+	if stamp, err := os.ReadFile(filepath.Join(dir, "complete")); err == nil && string(stamp) == benchStoreStamp {
 		l, err := Open(ctx, cfg)
 		if err == nil {
 			if size, _ := l.Size(DefaultLogID); size == benchStoreSize {
@@ -437,7 +450,7 @@ func openMillionLog(b *testing.B) (*Ledger, error) {
 	if err := os.WriteFile(filepath.Join(dir, "metrics.txt"), []byte(report), 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "complete"), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "complete"), []byte(benchStoreStamp), 0o600); err != nil {
 		return nil, err
 	}
 	return l, nil
