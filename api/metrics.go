@@ -29,7 +29,7 @@ func newMetrics(l *ledger.Ledger, extra ...prometheus.Collector) *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"method", "route", "status"})
 	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "auditledger_commit_duration_seconds", Help: "Time to build and durably commit one group of appends.",
+		Name: "auditledger_commit_duration_seconds", Help: "Time from preparing one group of appends to its durable commit, including any wait for the group before it to commit.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 	})
 	m.batch = prometheus.NewHistogram(prometheus.HistogramOpts{

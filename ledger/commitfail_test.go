@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 )
@@ -108,4 +110,79 @@ func walFaultChild(dir string) {
 	_, err = l.Append(ctx, DefaultLogID, []Event{testEvent(0), testEvent(1)}, AppendOptions{})
 	fmt.Println("the append with a failing WAL returned:", err)
 	os.Exit(0)
+}
+
+// TestCommitErrorFailsTheRoundBehind: while one round commits, the
+// sequencer prepares the next against the tree state the first would leave.
+// When the first commit returns an error, neither round may reach the store
+// and both rounds' callers get ErrFailed, as does every later append; after
+// a restart the log holds what was committed before, verifies, and goes on.
+func TestCommitErrorFailsTheRoundBehind(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	l := openTest(t, dir)
+	if _, err := l.Append(ctx, DefaultLogID, []Event{testEvent(0), testEvent(1)}, AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	commits := 0
+	l.testCommit = func(*pebble.Batch) error {
+		commits++ // the committer goroutine only
+		if commits == 1 {
+			close(entered)
+			<-release
+		}
+		return errors.New("injected commit error")
+	}
+	appendAsync := func(from, n int) chan error {
+		done := make(chan error, 1)
+		go func() {
+			evs := make([]Event, n)
+			for i := range evs {
+				evs[i] = testEvent(from + i)
+			}
+			_, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{})
+			done <- err
+		}()
+		return done
+	}
+	first := appendAsync(2, 1)
+	<-entered
+	second := appendAsync(3, 2)
+	// Wait until the sequencer has taken the second call off the queue and
+	// prepared it (it then waits to hand it over).
+	for l.pending.Load() != 3 || len(l.queue) != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	for name, done := range map[string]chan error{"the failing round": first, "the round behind it": second} {
+		if err := <-done; !errors.Is(err, ErrFailed) {
+			t.Errorf("%s: %v, want ErrFailed", name, err)
+		}
+	}
+	if commits != 1 {
+		t.Errorf("%d commits tried, want 1: the round behind the failure must not commit", commits)
+	}
+	if _, err := l.Append(ctx, DefaultLogID, []Event{testEvent(5)}, AppendOptions{}); !errors.Is(err, ErrFailed) {
+		t.Errorf("append after the failure: %v, want ErrFailed", err)
+	}
+	if size, _ := l.Size(DefaultLogID); size != 2 {
+		t.Errorf("published size %d after the failure, want 2", size)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	l = openTest(t, dir)
+	defer l.Close()
+	if size, _ := l.Size(DefaultLogID); size != 2 {
+		t.Fatalf("size %d after the restart, want 2", size)
+	}
+	verifyOK(t, l, DefaultLogID)
+	res, err := l.Append(ctx, DefaultLogID, []Event{testEvent(2)}, AppendOptions{})
+	if err != nil || res[0].Index != 2 {
+		t.Fatalf("append after the restart: %+v, %v; want index 2", res, err)
+	}
+	verifyOK(t, l, DefaultLogID)
 }

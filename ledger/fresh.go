@@ -66,7 +66,7 @@ type freshSeg struct {
 }
 
 // push adds the committed entries first, first+1, …; called by the
-// sequencer after the commit that made them durable. When the queue is
+// committer (sequencer.go) after the commit that made them durable. When the queue is
 // full they are dropped, and the indexer reads them from the store.
 func (q *freshQueue) push(first uint64, entries []freshEntry) {
 	if len(entries) == 0 {

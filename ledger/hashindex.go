@@ -229,7 +229,7 @@ func (l *Ledger) resetLogIndex(lg *logHandle, why string) error {
 }
 
 // indexer is the goroutine that keeps the index store up with the committed
-// entries. It is woken by the sequencer after each commit. It also prunes
+// entries. It is woken by the committer (sequencer.go) after each commit. It also prunes
 // expired idempotency records, at start and every pruneEvery.
 func (l *Ledger) indexer() {
 	defer close(l.idxDone)

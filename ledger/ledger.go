@@ -198,18 +198,19 @@ type Ledger struct {
 	closeOnce sync.Once
 	closeErr  error // set by the first Close
 
-	failed  atomic.Pointer[error] // set once, when a commit fails
-	grew    chan struct{}         // sequencer → publisher: some log grew (buffer 1)
-	index   *pebble.DB            // the leaf hash index store (hashindex.go); nil read-only
-	meta    *pebble.DB            // checkpoints and cosignatures (meta.go); db itself read-only on an older directory
-	idxWake chan struct{}         // sequencer → indexer: some log grew (buffer 1)
-	idxStop chan struct{}
-	idxDone chan struct{}
-	stopPub chan struct{}
-	seqDone chan struct{}
-	// seqBatch is the sequencer's batch, reset for each round (roundBatch).
-	seqBatch *pebble.Batch
-	pubDone  chan struct{}
+	failed atomic.Pointer[error] // set once, when a commit fails
+	// testCommit, when a test sets it before appending, replaces the
+	// committer's synced commit of a round's batch.
+	testCommit func(*pebble.Batch) error
+	grew       chan struct{} // committer → publisher: some log grew (buffer 1)
+	index      *pebble.DB    // the leaf hash index store (hashindex.go); nil read-only
+	meta       *pebble.DB    // checkpoints and cosignatures (meta.go); db itself read-only on an older directory
+	idxWake    chan struct{} // committer → indexer: some log grew (buffer 1)
+	idxStop    chan struct{}
+	idxDone    chan struct{}
+	stopPub    chan struct{}
+	seqDone    chan struct{}
+	pubDone    chan struct{}
 
 	// sealOpts are the options of the sstables that seal posting blocks
 	// (openblock.go).

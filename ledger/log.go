@@ -92,8 +92,8 @@ type logHandle struct {
 	// seq is the tree state the sequencer works on; owned by the sequencer
 	// goroutine (and by recovery before it starts).
 	seq *treeState
-	// state is the last committed state; written by the sequencer after each
-	// commit, read by everyone.
+	// state is the last committed state; written by the committer
+	// (sequencer.go) after each commit, read by everyone.
 	state atomic.Pointer[logState]
 
 	// indexed is the size up to which the indexes hold this log, in the

@@ -3,8 +3,10 @@ package ledger
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -300,20 +302,40 @@ func withPosition(err error, i, n int) error {
 
 // sequence is the sequencer goroutine: it owns every log's treeState. Each
 // round takes the waiting requests (up to MaxBatch entries), assigns indexes,
-// extends each log's hash chain and tree, and commits everything in one synced
-// Pebble batch before answering anyone.
+// extends each log's hash chain and tree, and puts everything into one
+// Pebble batch (prepare); a second goroutine, the committer, commits that
+// batch with Sync and only then publishes and answers (finish). The two
+// overlap: the sequencer prepares round N+1 while round N's fsync runs, and
+// hands it over once round N is answered, so at most one commit is in
+// flight and rounds commit in order (decision 0012).
 func (l *Ledger) sequence() {
 	defer close(l.seqDone)
-	batch := make([]*request, 0, 1024)
-	for {
+	// Unbuffered: a send returns only when the committer takes the round,
+	// which is after it answered the round before. So a batch is never
+	// reset while Pebble may still read it: the round that used the other
+	// slot has been committed when the send returns.
+	rounds := make(chan *round)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for rd := range rounds {
+			l.finish(rd)
+		}
+	}()
+	var batches [2]*pebble.Batch
+	for k := 0; ; k++ {
 		first, ok := <-l.queue
 		if !ok {
-			if l.seqBatch != nil {
-				l.seqBatch.Close()
+			close(rounds)
+			<-committed
+			for _, b := range batches {
+				if b != nil {
+					b.Close()
+				}
 			}
 			return // closed and drained
 		}
-		batch = append(batch[:0], first)
+		reqs := append(make([]*request, 0, 16), first)
 		n := len(first.events)
 	gather:
 		for n < l.cfg.MaxBatch {
@@ -322,17 +344,32 @@ func (l *Ledger) sequence() {
 				if !ok {
 					break gather
 				}
-				batch = append(batch, r)
+				reqs = append(reqs, r)
 				n += len(r.events)
 			default:
 				break gather
 			}
 		}
-		l.commit(batch)
-		for i := range batch {
-			batch[i] = nil
-		}
+		rounds <- l.prepare(reqs, &batches[k%2])
 	}
+}
+
+// A round is one group of requests between the sequencer, which prepares
+// it, and the committer, which commits it and answers.
+type round struct {
+	start   time.Time
+	reqs    []*request
+	batch   *pebble.Batch // nil when the ledger had failed before it
+	entries int
+	logs    []roundLog
+}
+
+// roundLog is what a round changed in one log, for the committer to
+// publish once the batch is durable.
+type roundLog struct {
+	lg        *logHandle
+	completed []completedTile
+	state     *logState
 }
 
 // roundBytesPerEvent is what a round's batch holds per event, about: an
@@ -345,36 +382,35 @@ const roundBytesPerEvent = 640
 const roundBatchRetained = 8 << 20
 
 // roundBatch returns the batch for a round of about est bytes. The
-// sequencer keeps one batch and resets it for each round, so that its
-// buffer, grown to the size of the rounds (up to roundBatchRetained), is
-// reused: Pebble's own pool drops buffers over 1 MiB, about a round of
-// 1,600 events, and allocating and zeroing one for every round was a third
-// of the bytes an append allocated with four callers of 1,024. Only the
-// sequencer calls it.
-func (l *Ledger) roundBatch(est int) *pebble.Batch {
-	if l.seqBatch == nil {
-		l.seqBatch = l.db.NewBatchWithSize(min(est, roundBatchRetained), pebble.WithMaxRetainedSizeBytes(roundBatchRetained))
+// sequencer keeps two batches, used by turns, and resets one for each round,
+// so that their buffers, grown to the size of the rounds (up to
+// roundBatchRetained), are reused: Pebble's own pool drops buffers over 1 MiB,
+// about a round of 1,600 events, and allocating and zeroing one for every
+// round was a third of the bytes an append allocated with four callers of
+// 1,024. Only the sequencer calls it, once the round that last used slot is
+// answered.
+func (l *Ledger) roundBatch(slot **pebble.Batch, est int) *pebble.Batch {
+	if *slot == nil {
+		*slot = l.db.NewBatchWithSize(min(est, roundBatchRetained), pebble.WithMaxRetainedSizeBytes(roundBatchRetained))
 	} else {
-		l.seqBatch.Reset()
+		(*slot).Reset()
 	}
-	return l.seqBatch
+	return *slot
 }
 
-// commit sequences and durably commits one group of requests.
-func (l *Ledger) commit(reqs []*request) {
-	start := time.Now()
-	if p := l.failed.Load(); p != nil {
-		for _, r := range reqs {
-			r.err = fmt.Errorf("%w: %v", ErrFailed, *p)
-			close(r.done)
-		}
-		return
+// prepare sequences one group of requests into the batch in slot: indexes,
+// chain, tree, and every record of the round. It changes the logs'
+// treeStates, not their published state; finish publishes that.
+func (l *Ledger) prepare(reqs []*request, slot **pebble.Batch) *round {
+	rd := &round{start: time.Now(), reqs: reqs}
+	if l.failed.Load() != nil {
+		return rd // finish fails it
 	}
 	events := 0
 	for _, r := range reqs {
 		events += len(r.events)
 	}
-	b := l.roundBatch(events * roundBytesPerEvent)
+	b := l.roundBatch(slot, events*roundBytesPerEvent)
 	var touched []*logHandle
 	var key []byte
 	entries := 0
@@ -430,19 +466,54 @@ func (l *Ledger) commit(reqs []*request) {
 	for _, lg := range touched {
 		key = lg.seq.endRun(key)
 	}
+	rd.batch, rd.entries = b, entries
+	rd.logs = make([]roundLog, len(touched))
+	for i, lg := range touched {
+		s := lg.seq
+		// The state to publish after the commit, taken now: the next round
+		// changes s while this one commits. The snapshot shares the edge
+		// tiles' rows up to their current lengths, which only grow.
+		rd.logs[i] = roundLog{lg: lg, completed: slices.Clone(s.completed), state: s.commitState()}
+		s.batch, s.completed = nil, s.completed[:0]
+	}
+	return rd
+}
+
+// finish commits a prepared round durably, then publishes it and answers its
+// callers. The committer goroutine calls it for each round in turn.
+func (l *Ledger) finish(rd *round) {
+	reqs := rd.reqs
+	// A round prepared after a failed commit, or behind one, must not commit:
+	// it extends a tree state the store does not have.
+	if p := l.failed.Load(); p != nil || rd.batch == nil {
+		if p == nil {
+			err := errors.New("the ledger had failed")
+			p = &err
+		}
+		for _, r := range reqs {
+			r.err, r.result = fmt.Errorf("%w: %v", ErrFailed, *p), nil
+			close(r.done)
+		}
+		return
+	}
 
 	// Durability: one batch holds every record of every entry in this round,
 	// for every log, and the tiles they complete. Pebble applies a batch
-	// atomically, and Sync returns only after the WAL holding it is fsynced. No
-	// caller is answered and no state is published before that; a crash before
-	// it leaves no trace of the round, and recovery rebuilds the tree from what
-	// is stored. Checkpoints are signed later, from published state only.
+	// atomically, and Sync returns only after the WAL holding it is fsynced;
+	// the round before was answered, so committed, before this one was handed
+	// over, and Pebble writes the WAL in commit order. No caller is answered
+	// and no state is published before that; a crash before it leaves no trace
+	// of the round, and recovery rebuilds the tree from what is stored.
+	// Checkpoints are signed later, from published state only.
+	b, entries := rd.batch, rd.entries
 	var err error
-	if !b.Empty() {
+	switch {
+	case l.testCommit != nil:
+		err = l.testCommit(b)
+	case !b.Empty():
 		err = b.Commit(pebble.Sync)
 	}
 	if err != nil {
-		l.seqBatch = nil // Pebble does not reuse a batch that failed
 		err = fmt.Errorf("couldn't commit %d entries: %w", entries, err)
 		l.failed.CompareAndSwap(nil, &err)
 		l.cfg.Logger.Error("commit failed; the ledger stops accepting appends", "err", err)
@@ -462,19 +533,17 @@ func (l *Ledger) commit(reqs []*request) {
 		}
 		r.fresh = nil
 	}
-	for _, lg := range touched {
-		s := lg.seq
-		for _, c := range s.completed {
-			l.tiles.put(tileCacheKey{num: lg.num, level: uint8(c.level), index: c.tile.index}, &c.tile.nodes)
+	for _, t := range rd.logs {
+		for _, c := range t.completed {
+			l.tiles.put(tileCacheKey{num: t.lg.num, level: uint8(c.level), index: c.tile.index}, &c.tile.nodes)
 		}
-		s.batch, s.completed = nil, s.completed[:0]
-		lg.state.Store(s.commitState())
+		t.lg.state.Store(t.state)
 	}
-	l.stats.observeCommit(entries, time.Since(start))
+	l.stats.observeCommit(entries, time.Since(rd.start))
 	for _, r := range reqs {
 		close(r.done)
 	}
-	if len(touched) > 0 {
+	if len(rd.logs) > 0 {
 		select {
 		case l.grew <- struct{}{}:
 		default:

@@ -16,9 +16,11 @@ type Stats struct {
 	Pushbacks atomic.Int64
 	// Checkpoints is the number of checkpoints signed.
 	Checkpoints atomic.Int64
-	// CommitNanos is the total time spent building and committing batches.
+	// CommitNanos is the total time of the rounds, each from the start of
+	// its preparing to its answer (which includes waiting for the round
+	// before to commit).
 	CommitNanos atomic.Int64
-	// OnCommit, when set before the first append, is called by the sequencer
+	// OnCommit, when set before the first append, is called by the committer
 	// after each commit with its entry count and duration. It must be fast.
 	OnCommit func(entries int, d time.Duration)
 }

@@ -53,7 +53,8 @@ type treeState struct {
 	rng    *compact.Range
 	edge   []*edgeTile // by tile level
 
-	// Filled while a batch is built, for the sequencer to act on after commit.
+	// Filled while a batch is built; the sequencer hands them to the
+	// committer with the round (prepare).
 	batch     *pebble.Batch
 	num       uint32
 	completed []completedTile
