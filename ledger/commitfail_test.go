@@ -117,6 +117,8 @@ func walFaultChild(dir string) {
 // When the first commit returns an error, neither round may reach the store
 // and both rounds' callers get ErrFailed, as does every later append; after
 // a restart the log holds what was committed before, verifies, and goes on.
+// (The injected error stores nothing; an error after the WAL write is
+// TestWALFailureStopsTheProcess's case.)
 func TestCommitErrorFailsTheRoundBehind(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -134,6 +136,15 @@ func TestCommitErrorFailsTheRoundBehind(t *testing.T) {
 		}
 		return errors.New("injected commit error")
 	}
+	// The sequencer reports each round it has prepared, before it hands it
+	// over; the second is the one prepared while the first commits.
+	prepared := make(chan *round, 2)
+	l.testHandOff = func(rd *round) {
+		select {
+		case prepared <- rd:
+		default: // none is prepared after the failure; never block the sequencer
+		}
+	}
 	appendAsync := func(from, n int) chan error {
 		done := make(chan error, 1)
 		go func() {
@@ -147,14 +158,12 @@ func TestCommitErrorFailsTheRoundBehind(t *testing.T) {
 		return done
 	}
 	first := appendAsync(2, 1)
+	<-prepared
 	<-entered
 	second := appendAsync(3, 2)
-	// Wait until the sequencer has taken the second call off the queue and
-	// prepared it (it then waits to hand it over).
-	for l.pending.Load() != 3 || len(l.queue) != 0 {
-		time.Sleep(time.Millisecond)
+	if rd := <-prepared; rd.batch == nil || rd.entries != 2 {
+		t.Fatalf("the round behind: batch %v, %d entries; want it prepared with 2", rd.batch != nil, rd.entries)
 	}
-	time.Sleep(20 * time.Millisecond)
 	close(release)
 	for name, done := range map[string]chan error{"the failing round": first, "the round behind it": second} {
 		if err := <-done; !errors.Is(err, ErrFailed) {

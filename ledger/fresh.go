@@ -4,14 +4,14 @@ import (
 	"sync"
 )
 
-// The sequencer hands each commit's entries to the indexer in memory, so
+// The committer hands each commit's entries to the indexer in memory, so
 // that the indexer need not read back from Pebble what was just written
 // (that read, out of the memtable or the block cache, was ~4 % of the
 // ingest's CPU in the profile of Append/batch=1024, and more once the
 // entries have left the memtable). Each entry also carries what the
 // indexer needs of it, its query time and indexed values, which the
-// appending caller computes from the event while the sequencer commits
-// the entry (request.buildFields, appendIndexFields), so that the indexer
+// appending caller computes from the event while the entry is
+// committed (request.buildFields, appendIndexFields), so that the indexer
 // need not parse the leaf again either: that parse (leafIndexFields) was
 // ~0.9 µs an entry, ~7 % of the same profile's CPU; the caller now spends
 // ~0.1–0.2 µs an entry, during the commit's fsync, and the indexer reading

@@ -496,7 +496,7 @@ func BenchmarkIndexFields(b *testing.B) {
 // BenchmarkBuild times request.build (leaves and leaf hashes) of one call
 // of benchEvents, in the caller's goroutine: the part of an append that a
 // single caller waits for before the commit. BenchmarkBuildFields times
-// what the caller does next, while the sequencer commits: the indexer's
+// what the caller does next, while its entries are committed: the indexer's
 // fields (request.buildFields).
 func BenchmarkBuild(b *testing.B)       { benchmarkBuild(b, false) }
 func BenchmarkBuildFields(b *testing.B) { benchmarkBuild(b, true) }

@@ -12,8 +12,8 @@ import (
 // exactly the same:
 //   - for an entry just appended, from the appending caller, which
 //     computes them from the event struct (request.buildFields calls
-//     appendIndexFields) while the sequencer commits the entry, through
-//     the sequencer's in-memory hand-off (fresh.go): the indexer only
+//     appendIndexFields) while the entry is committed, through the
+//     committer's in-memory hand-off (fresh.go): the indexer only
 //     decodes them (eachIndexField), without reading the leaf at all;
 //   - for an entry read back from the store (after a restart, a rebuild,
 //     or when the hand-off dropped it), from the stored leaf:

@@ -200,17 +200,20 @@ type Ledger struct {
 
 	failed atomic.Pointer[error] // set once, when a commit fails
 	// testCommit, when a test sets it before appending, replaces the
-	// committer's synced commit of a round's batch.
-	testCommit func(*pebble.Batch) error
-	grew       chan struct{} // committer → publisher: some log grew (buffer 1)
-	index      *pebble.DB    // the leaf hash index store (hashindex.go); nil read-only
-	meta       *pebble.DB    // checkpoints and cosignatures (meta.go); db itself read-only on an older directory
-	idxWake    chan struct{} // committer → indexer: some log grew (buffer 1)
-	idxStop    chan struct{}
-	idxDone    chan struct{}
-	stopPub    chan struct{}
-	seqDone    chan struct{}
-	pubDone    chan struct{}
+	// committer's synced commit of a round's batch; testHandOff, likewise,
+	// is called by the sequencer with each round before it hands it over.
+	testCommit  func(*pebble.Batch) error
+	testHandOff func(*round)
+
+	grew    chan struct{} // committer → publisher: some log grew (buffer 1)
+	index   *pebble.DB    // the leaf hash index store (hashindex.go); nil read-only
+	meta    *pebble.DB    // checkpoints and cosignatures (meta.go); db itself read-only on an older directory
+	idxWake chan struct{} // committer → indexer: some log grew (buffer 1)
+	idxStop chan struct{}
+	idxDone chan struct{}
+	stopPub chan struct{}
+	seqDone chan struct{}
+	pubDone chan struct{}
 
 	// sealOpts are the options of the sstables that seal posting blocks
 	// (openblock.go).

@@ -102,7 +102,7 @@ type logHandle struct {
 	indexed atomic.Uint64
 	// open is the newest part of the indexes, in memory (openblock.go).
 	open openBlock
-	// fresh is the sequencer's hand-off of committed entries to the
+	// fresh is the committer's hand-off of committed entries to the
 	// indexer (fresh.go).
 	fresh freshQueue
 

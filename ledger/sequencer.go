@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -54,13 +53,14 @@ type request struct {
 	buildErr error
 	built    chan struct{}
 
-	// Written by the sequencer before done is closed, read by the caller after.
+	// Written by the sequencer (prepare) and the committer (finish) before
+	// done is closed, read by the caller after.
 	result []Appended
 	err    error
 	done   chan struct{}
 
-	// The committed entries for the indexer's hand-off, from index first
-	// (sequencer only).
+	// The committed entries for the indexer's hand-off, from index first:
+	// written by the sequencer, handed off by the committer.
 	fresh []freshEntry
 	first uint64
 }
@@ -171,8 +171,8 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 		r.build(lg.settings.Load().Verbose)
 		close(r.built)
 	}()
-	// While the sequencer commits (the fsync is most of this call's wait),
-	// what the indexer will need of the entries.
+	// While the entries are sequenced and committed (the fsync is most of
+	// this call's wait), what the indexer will need of them.
 	r.buildFields()
 
 	select {
@@ -224,8 +224,8 @@ func (r *request) build(verbose bool) {
 
 // builtFields are what the indexer needs of a request's entries, computed
 // from the events (appendIndexFields) rather than by the indexer from the
-// leaves. The caller writes them after closing built, while the sequencer
-// commits, so that they add nothing to the call's wait; the sequencer
+// leaves. The caller writes them after closing built, while its entries
+// are committed, so that they add nothing to the call's wait; the committer
 // hands the indexer a pointer to them with each entry (freshEntry), and
 // the indexer reads them once done is closed.
 type builtFields struct {
@@ -350,7 +350,11 @@ func (l *Ledger) sequence() {
 				break gather
 			}
 		}
-		rounds <- l.prepare(reqs, &batches[k%2])
+		rd := l.prepare(reqs, &batches[k%2])
+		if l.testHandOff != nil {
+			l.testHandOff(rd)
+		}
+		rounds <- rd
 	}
 }
 
@@ -403,6 +407,11 @@ func (l *Ledger) roundBatch(slot **pebble.Batch, est int) *pebble.Batch {
 // treeStates, not their published state; finish publishes that.
 func (l *Ledger) prepare(reqs []*request, slot **pebble.Batch) *round {
 	rd := &round{start: time.Now(), reqs: reqs}
+	// After a failed commit, nothing is prepared: the batch of the failed
+	// round stays in its slot, never reset (Pebble does not reuse a batch
+	// whose commit failed), and is only closed at shutdown. finish set
+	// failed before the hand-off of the round after it returned, so the
+	// next prepare to use that slot sees it.
 	if l.failed.Load() != nil {
 		return rd // finish fails it
 	}
@@ -483,15 +492,15 @@ func (l *Ledger) prepare(reqs []*request, slot **pebble.Batch) *round {
 // callers. The committer goroutine calls it for each round in turn.
 func (l *Ledger) finish(rd *round) {
 	reqs := rd.reqs
-	// A round prepared after a failed commit, or behind one, must not commit:
-	// it extends a tree state the store does not have.
-	if p := l.failed.Load(); p != nil || rd.batch == nil {
-		if p == nil {
-			err := errors.New("the ledger had failed")
-			p = &err
-		}
+	// A round prepared after a failed commit (rd.batch is nil then), or
+	// behind one, must not commit: it extends a tree state the store does
+	// not have. A request whose build failed keeps its own error.
+	if p := l.failed.Load(); p != nil {
 		for _, r := range reqs {
-			r.err, r.result = fmt.Errorf("%w: %v", ErrFailed, *p), nil
+			if r.err == nil {
+				r.err = fmt.Errorf("%w: %v", ErrFailed, *p)
+			}
+			r.result = nil
 			close(r.done)
 		}
 		return

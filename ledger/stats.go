@@ -17,8 +17,9 @@ type Stats struct {
 	// Checkpoints is the number of checkpoints signed.
 	Checkpoints atomic.Int64
 	// CommitNanos is the total time of the rounds, each from the start of
-	// its preparing to its answer (which includes waiting for the round
-	// before to commit).
+	// its preparing to just before its answer, which includes waiting for
+	// the round before to commit; rounds overlap, so the total can exceed
+	// the time elapsed.
 	CommitNanos atomic.Int64
 	// OnCommit, when set before the first append, is called by the committer
 	// after each commit with its entry count and duration. It must be fast.

@@ -44,8 +44,8 @@ func (e *edgeTile) full() bool {
 }
 
 // treeState is the sequencer's working state of one log: owned by the
-// sequencer goroutine. It runs ahead of the committed state while a batch is
-// being built.
+// sequencer goroutine. It runs ahead of the committed state by the round
+// being prepared and the round being committed, if any (decision 0012).
 type treeState struct {
 	size   uint64
 	chain  proofs.Hash
