@@ -161,10 +161,11 @@ func TestCommitErrorFailsTheRoundBehind(t *testing.T) {
 	<-prepared
 	<-entered
 	second := appendAsync(3, 2)
-	if rd := <-prepared; rd.batch == nil || rd.entries != 2 {
+	rd := <-prepared
+	close(release) // first, so that a failure below leaves no goroutine stuck
+	if rd.batch == nil || rd.entries != 2 {
 		t.Fatalf("the round behind: batch %v, %d entries; want it prepared with 2", rd.batch != nil, rd.entries)
 	}
-	close(release)
 	for name, done := range map[string]chan error{"the failing round": first, "the round behind it": second} {
 		if err := <-done; !errors.Is(err, ErrFailed) {
 			t.Errorf("%s: %v, want ErrFailed", name, err)
