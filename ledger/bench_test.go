@@ -390,16 +390,11 @@ func millionLog(b *testing.B) *Ledger {
 	return benchStore.l
 }
 
-// millionLogDir is the directory of the shared log's store.
-func millionLogDir() string {
-	if dir := os.Getenv("AUDITLEDGER_BENCH_STORE"); dir != "" {
-		return dir
-	}
-	return filepath.Join(os.TempDir(), "auditledger-bench-1m")
-}
-
 func openMillionLog(b *testing.B) (*Ledger, error) {
-	dir := millionLogDir()
+	dir := os.Getenv("AUDITLEDGER_BENCH_STORE")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "auditledger-bench-1m")
+	}
 	ctx := context.Background()
 	cfg := Config{Dir: dir, Logger: benchLogger()}
 	if stamp, err := os.ReadFile(filepath.Join(dir, "complete")); err == nil && string(stamp) == benchStoreStamp {
