@@ -180,6 +180,21 @@ func TestCommitErrorFailsTheRoundBehind(t *testing.T) {
 	if size, _ := l.Size(DefaultLogID); size != 2 {
 		t.Errorf("published size %d after the failure, want 2", size)
 	}
+	// Nothing else is written either, until the restart.
+	_, _, keyErr := l.CreateKey(ctx, "after", RoleAuditor, DefaultLogID)
+	_, revokeErr := l.RevokeKey(ctx, "nosuchkey")
+	_, logErr := l.CreateLog(ctx, "after", LogSettings{})
+	_, setErr := l.UpdateSettings(ctx, DefaultLogID, LogSettings{RetentionDays: 7})
+	_, witErr := l.UpdateWitnesses(ctx, DefaultLogID, WitnessSettings{})
+	for name, err := range map[string]error{"CreateKey": keyErr, "RevokeKey": revokeErr, "CreateLog": logErr,
+		"UpdateSettings": setErr, "UpdateWitnesses": witErr, "EnsureOperatorToken": l.EnsureOperatorToken(ctx, "a-token-of-16-characters")} {
+		if !errors.Is(err, ErrFailed) {
+			t.Errorf("%s after the failure: %v, want ErrFailed", name, err)
+		}
+	}
+	if _, err := l.Read(DefaultLogID, 1); err != nil {
+		t.Errorf("read after the failure: %v", err)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +205,12 @@ func TestCommitErrorFailsTheRoundBehind(t *testing.T) {
 		t.Fatalf("size %d after the restart, want 2", size)
 	}
 	verifyOK(t, l, DefaultLogID)
+	if _, err := l.Log("after"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the log created after the failure: %v, want ErrNotFound", err)
+	}
+	if info, err := l.Log(DefaultLogID); err != nil || info.Settings.RetentionDays != 0 {
+		t.Errorf("the default log's settings after the restart: %+v, %v; want those before the failure", info, err)
+	}
 	res, err := l.Append(ctx, DefaultLogID, []Event{testEvent(2)}, AppendOptions{})
 	if err != nil || res[0].Index != 2 {
 		t.Fatalf("append after the restart: %+v, %v; want index 2", res, err)

@@ -68,8 +68,8 @@ func (l *Ledger) CreateKey(ctx context.Context, name string, role Role, logID st
 		return nil, "", err
 	}
 	defer release()
-	if l.cfg.ReadOnly {
-		return nil, "", ErrReadOnly
+	if err := l.writable(); err != nil {
+		return nil, "", err
 	}
 	if !role.Valid() {
 		return nil, "", fmt.Errorf("%w: role %q must be operator, admin, auditor or ingest", ErrInvalid, role)
@@ -111,6 +111,9 @@ func (l *Ledger) EnsureOperatorToken(ctx context.Context, token string) error {
 		return err
 	}
 	defer release()
+	if err := l.writable(); err != nil {
+		return err
+	}
 	if len(token) < 16 {
 		return fmt.Errorf("%w: the admin token must be at least 16 characters", ErrInvalid)
 	}
@@ -256,6 +259,9 @@ func (l *Ledger) RevokeKey(ctx context.Context, id string) (*APIKey, error) {
 		return nil, err
 	}
 	defer release()
+	if err := l.writable(); err != nil {
+		return nil, err
+	}
 	k, err := l.key(id)
 	if err != nil {
 		return nil, err

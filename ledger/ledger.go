@@ -413,6 +413,20 @@ func (l *Ledger) enter() (release func(), err error) {
 	return l.dbMu.RUnlock, nil
 }
 
+// writable returns ErrReadOnly for a ledger opened read-only, and ErrFailed
+// once a commit has failed: from then on nothing is written to the store
+// (logs, settings, witnesses, keys) until a restart, which recovers the
+// state from what the store holds. Reads go on.
+func (l *Ledger) writable() error {
+	if l.cfg.ReadOnly {
+		return ErrReadOnly
+	}
+	if p := l.failed.Load(); p != nil {
+		return fmt.Errorf("%w: %v", ErrFailed, *p)
+	}
+	return nil
+}
+
 // Healthy reports nil while the store is open and no commit has failed.
 func (l *Ledger) Healthy() error {
 	if p := l.failed.Load(); p != nil {

@@ -124,8 +124,8 @@ func (l *Ledger) CreateLog(ctx context.Context, id string, s LogSettings) (*LogI
 		return nil, err
 	}
 	defer release()
-	if l.cfg.ReadOnly {
-		return nil, ErrReadOnly
+	if err := l.writable(); err != nil {
+		return nil, err
 	}
 	if err := CheckLogID(id); err != nil {
 		return nil, err
@@ -327,8 +327,8 @@ func (l *Ledger) UpdateSettings(ctx context.Context, id string, s LogSettings) (
 		return nil, err
 	}
 	defer release()
-	if l.cfg.ReadOnly {
-		return nil, ErrReadOnly
+	if err := l.writable(); err != nil {
+		return nil, err
 	}
 	if s.RetentionDays < 0 {
 		return nil, fmt.Errorf("%w: retention_days must be ≥ 0", ErrInvalid)

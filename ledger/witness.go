@@ -544,8 +544,8 @@ func (l *Ledger) UpdateWitnesses(ctx context.Context, id string, s WitnessSettin
 		return nil, err
 	}
 	defer release()
-	if l.cfg.ReadOnly {
-		return nil, ErrReadOnly
+	if err := l.writable(); err != nil {
+		return nil, err
 	}
 	if err := CheckWitnesses(s.List, s.Quorum); err != nil {
 		return nil, err
