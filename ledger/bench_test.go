@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // benchUserAgent pads testEvent to a leaf of ~420 bytes, near the 400 B that
@@ -112,6 +113,27 @@ func reportCompaction(b *testing.B, db *pebble.DB, before *pebble.Metrics, entri
 	b.ReportMetric(float64(t1.TableBytesCompacted-t0.TableBytesCompacted)/float64(entries), "compacted-B/entry")
 }
 
+// walSyncs returns how many WAL fsyncs db has done since it opened, and
+// their total time, from Pebble's fsync latency histogram.
+func walSyncs(db *pebble.DB) (n uint64, total time.Duration) {
+	var m dto.Metric
+	if h := db.Metrics().LogWriter.FsyncLatency; h != nil && h.Write(&m) == nil {
+		return m.GetHistogram().GetSampleCount(), time.Duration(m.GetHistogram().GetSampleSum())
+	}
+	return 0, 0
+}
+
+// reportSyncs reports the entries per WAL fsync of db and the mean fsync
+// time since walSyncs returned n0, t0: how many entries one disk wait
+// carried, and how long it was.
+func reportSyncs(b *testing.B, db *pebble.DB, n0 uint64, t0 time.Duration, entries int) {
+	n, t := walSyncs(db)
+	if n > n0 {
+		b.ReportMetric(float64(entries)/float64(n-n0), "entries/fsync")
+		b.ReportMetric(float64(t-t0)/float64(n-n0)/1e3, "µs/fsync")
+	}
+}
+
 // openBenchPebble opens a raw Pebble store with the options ledger.Open uses.
 func openBenchPebble(b *testing.B, dir string) *pebble.DB {
 	b.Helper()
@@ -165,6 +187,7 @@ func BenchmarkRawPebble(b *testing.B) {
 				defer sdb.Close()
 			}
 			before := db.Metrics()
+			n0, t0 := walSyncs(db)
 			b.SetBytes(mean)
 			b.ResetTimer()
 			cpu0 := processCPU()
@@ -207,6 +230,7 @@ func BenchmarkRawPebble(b *testing.B) {
 			reportCPU(b, cpu0, b.N)
 			reportRate(b, b.N)
 			reportCompaction(b, db, before, b.N)
+			reportSyncs(b, db, n0, t0, b.N)
 			if err := db.Close(); err != nil {
 				b.Fatal(err)
 			}
@@ -214,6 +238,7 @@ func BenchmarkRawPebble(b *testing.B) {
 	}
 	b.Run("clients=64/batch=1", func(b *testing.B) {
 		db := openBenchPebble(b, b.TempDir())
+		n0, t0 := walSyncs(db)
 		b.SetBytes(mean)
 		var next atomic.Int64
 		var wg sync.WaitGroup
@@ -241,6 +266,7 @@ func BenchmarkRawPebble(b *testing.B) {
 		b.StopTimer()
 		reportCPU(b, cpu0, b.N)
 		reportRate(b, b.N)
+		reportSyncs(b, db, n0, t0, b.N)
 		if err := db.Close(); err != nil {
 			b.Fatal(err)
 		}
@@ -310,6 +336,7 @@ func BenchmarkAppend(b *testing.B) {
 			l := openBenchLedgerWith(b, Config{noIndexer: c.noIndexer})
 			before := l.DB().Metrics()
 			beforeIdx := l.index.Metrics()
+			n0, t0 := walSyncs(l.DB())
 			b.SetBytes(mean)
 			ctx := context.Background()
 			var next atomic.Int64
@@ -346,6 +373,7 @@ func BenchmarkAppend(b *testing.B) {
 			// indexer lag looks cheaper than it is.
 			b.ReportMetric(float64(l.indexPending()), "unindexed")
 			reportCompaction(b, l.DB(), before, b.N)
+			reportSyncs(b, l.DB(), n0, t0, b.N)
 			ti0, ti1 := beforeIdx.Total(), l.index.Metrics().Total()
 			b.ReportMetric(float64(ti1.TableBytesCompacted-ti0.TableBytesCompacted)/float64(b.N), "index-compacted-B/entry")
 			b.ReportMetric(float64(ti1.TableBytesFlushed-ti0.TableBytesFlushed)/float64(b.N), "index-flushed-B/entry")
