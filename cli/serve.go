@@ -94,7 +94,11 @@ func serve(ctx context.Context, logger *slog.Logger, cfg serveConfig) error {
 	}
 	defer l.Close()
 	if cfg.AdminToken != "" {
-		if err := l.EnsureOperatorToken(ctx, cfg.AdminToken); err != nil {
+		switch err := l.EnsureOperatorToken(ctx, cfg.AdminToken); {
+		case errors.Is(err, ledger.ErrRevokedToken):
+			// Revoked stays revoked: the server starts without it.
+			logger.Warn("the admin token's key was revoked and stays revoked; the token does not authenticate (set another token for a new operator key)", "err", err)
+		case err != nil:
 			return cli.Exit(err.Error(), ExitUsage)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -102,9 +103,15 @@ func (l *Ledger) CreateKey(ctx context.Context, name string, role Role, logID st
 	return k, tokenPrefix + id + "_" + sec, nil
 }
 
+// ErrRevokedToken is returned by EnsureOperatorToken for a token whose key
+// was revoked.
+var ErrRevokedToken = errors.New("the bootstrap token's key was revoked")
+
 // EnsureOperatorToken makes sure an operator key with exactly this token
 // exists (the AUDITLEDGER_ADMIN_TOKEN bootstrap). The key's id is derived
-// from the token, so calling it at every start stores one key.
+// from the token, so calling it at every start stores one key. A key that
+// was revoked stays revoked: it returns ErrRevokedToken (with the key's id)
+// and the token does not authenticate; another token makes another key.
 func (l *Ledger) EnsureOperatorToken(ctx context.Context, token string) error {
 	release, err := l.enter()
 	if err != nil {
@@ -119,8 +126,13 @@ func (l *Ledger) EnsureOperatorToken(ctx context.Context, token string) error {
 	}
 	sum := sha256.Sum256([]byte(token))
 	id := "boot" + hex.EncodeToString(sum[:6])
-	if k, err := l.key(id); err == nil && !k.Revoked {
+	switch k, err := l.key(id); {
+	case err == nil && k.Revoked:
+		return fmt.Errorf("key %s: %w", id, ErrRevokedToken)
+	case err == nil:
 		return nil
+	case !errors.Is(err, ErrNotFound):
+		return err
 	}
 	k := &APIKey{ID: id, Name: "bootstrap operator", Role: RoleOperator, Created: l.cfg.Now().UTC(), SecretHash: "raw:" + hex.EncodeToString(sum[:])}
 	return l.putKey(k)
