@@ -75,6 +75,10 @@ func TestPublicRoutes(t *testing.T) {
 		for _, s := range append([]uint64{0}, sizes...) {
 			r := h.do("GET", fmt.Sprintf("/v1/logs/default/checkpoints/%d", s), "", nil)
 			want(t, r, http.StatusOK)
+			// Cosignatures are added to it as witnesses send them.
+			if cc := r.hdr.Get("Cache-Control"); cc != "no-cache" {
+				t.Errorf("checkpoint at %d: Cache-Control %q, want no-cache", s, cc)
+			}
 			c := openNote(t, r.body, v)
 			if c.size != s || c.root != view.tree.root(t, s) {
 				t.Errorf("checkpoint at %d: size %d root %v, want root %v", s, c.size, c.root, view.tree.root(t, s))

@@ -30,7 +30,9 @@ func (s *Server) checkpointAt(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "public, max-age=31536000, immutable")
+	// The log's signed note never changes, but witnesses' cosignatures are
+	// added to it as they arrive, so a cache must ask again.
+	c.Header("Cache-Control", "no-cache")
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", sc.Note)
 }
 
