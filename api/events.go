@@ -203,9 +203,9 @@ func (s *Server) listEvents(c *gin.Context, logID string, extra map[string]bool)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", buf.Bytes())
 }
 
-// export streams the whole match set as NDJSON or CSV, oldest first unless
-// order=desc was asked, in constant memory. It shows the log as it was when
-// it started, and is recorded in the log afterwards.
+// export streams the whole match set as NDJSON or CSV, newest first unless
+// order=asc was asked (order defaults to desc), in constant memory. It shows
+// the log as it was when it started, and is recorded in the log afterwards.
 func (s *Server) export(c *gin.Context, logID string, req *eventsRequest) {
 	size, err := s.l.Size(logID)
 	if err != nil {
