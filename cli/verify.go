@@ -63,8 +63,12 @@ func verifyCommand() *cli.Command {
 				if !rep.OK {
 					status, bad = "FAILED", true
 				}
-				fmt.Fprintf(out, "log %s: %s: %d entries, %d checkpoints, root %s, chain %s (%.1fs)\n",
-					id, status, rep.Size, rep.Checkpoints, proofs.EncodeHash(rep.Root), proofs.EncodeHash(rep.ChainHead), time.Since(start).Seconds())
+				redacted := ""
+				if rep.Redacted > 0 {
+					redacted = fmt.Sprintf(" (%d of them redacted by retention)", rep.Redacted)
+				}
+				fmt.Fprintf(out, "log %s: %s: %d entries%s, %d checkpoints, root %s, chain %s (%.1fs)\n",
+					id, status, rep.Size, redacted, rep.Checkpoints, proofs.EncodeHash(rep.Root), proofs.EncodeHash(rep.ChainHead), time.Since(start).Seconds())
 			}
 			if bad {
 				return cli.Exit("", ExitFound)

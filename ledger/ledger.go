@@ -114,6 +114,10 @@ type Config struct {
 	// (benchmarks and tests).
 	PebbleOptions func(*pebble.Options)
 
+	// retainEvery, when set (by tests), replaces how often the retainer
+	// applies retention (retainEvery, hourly).
+	retainEvery time.Duration
+
 	// noIndexer leaves the indexer goroutine unstarted: nothing is indexed
 	// (searches and lookups by hash scan the whole log) and expired
 	// idempotency records are not pruned. Only benchmarks set it, to measure
@@ -209,8 +213,9 @@ type Ledger struct {
 	index   *pebble.DB    // the leaf hash index store (hashindex.go); nil read-only
 	meta    *pebble.DB    // checkpoints and cosignatures (meta.go); db itself read-only on an older directory
 	idxWake chan struct{} // committer → indexer: some log grew (buffer 1)
-	idxStop chan struct{}
+	idxStop chan struct{} // closed by Close: stops the indexer and the retainer
 	idxDone chan struct{}
+	retDone chan struct{} // closed by the retainer (retention.go) when it stops
 	stopPub chan struct{}
 	seqDone chan struct{}
 	pubDone chan struct{}
@@ -271,6 +276,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		idxWake:  make(chan struct{}, 1),
 		idxStop:  make(chan struct{}),
 		idxDone:  make(chan struct{}),
+		retDone:  make(chan struct{}),
 		seqDone:  make(chan struct{}),
 		pubDone:  make(chan struct{}),
 	}
@@ -293,6 +299,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		close(l.seqDone)
 		close(l.pubDone)
 		close(l.idxDone)
+		close(l.retDone)
 		l.closed = true
 		return l, nil
 	}
@@ -309,6 +316,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	} else {
 		go l.indexer()
 	}
+	go l.retainer()
 	return l, nil
 }
 
@@ -369,6 +377,7 @@ func (l *Ledger) Close() error {
 			close(l.idxStop)
 			<-l.pubDone
 			<-l.idxDone
+			<-l.retDone
 		}
 		l.dbMu.Lock()
 		l.dbClosed = true

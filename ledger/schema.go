@@ -17,6 +17,7 @@ import (
 //	                                  leaf hash ‖ chain hash ‖ received_at (unix ns, 8) (hashrun.go)
 //	L <log#:4> E <index:8> p          the leaf: the entry's canonical JSON (retention may delete it)
 //	L <log#:4> E <index:8> t <L:1>    the full hash tile (L, N) whose last leaf is index
+//	L <log#:4> D                      the retention mark: index ‖ cutoff (unix ns) (retention.go)
 //	L <log#:4> I <sha256(idempotency key)>  the first answer of an idempotent append (JSON)
 //	L <log#:4> R <ref:8> <index:8>    entry index annotates entry ref (empty value)
 //

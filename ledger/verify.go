@@ -35,8 +35,12 @@ type VerifyReport struct {
 	Root      proofs.Hash `json:"-"`
 	ChainHead proofs.Hash `json:"-"`
 	// Checkpoints is the number of stored checkpoints checked.
-	Checkpoints int       `json:"checkpoints"`
-	Problems    []Problem `json:"problems"`
+	Checkpoints int `json:"checkpoints"`
+	// Redacted is the number of entries whose payload retention deleted
+	// (below the log's retention mark): their stored leaf hashes stand in
+	// for the payloads in the chain and the tree.
+	Redacted uint64    `json:"redacted,omitempty"`
+	Problems []Problem `json:"problems"`
 	// MoreProblems counts problems found past maxProblems.
 	MoreProblems int `json:"more_problems,omitempty"`
 }
@@ -94,6 +98,13 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 	cps, err := l.verifyCheckpointNotes(cpSnap, lg, rep)
 	if err != nil {
 		return nil, err
+	}
+	// Payloads below the retention mark were deleted by retention; read
+	// from the same snapshot as the entries, so that a pass running beside
+	// this one is either all in it or not at all.
+	ret, err := readRetention(snap, lg.num)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the retention mark of log %q: %w", logID, err)
 	}
 	total := uint64(0)
 	if committed != nil {
@@ -241,6 +252,11 @@ func (l *Ledger) Verify(ctx context.Context, logID string, opts VerifyOptions) (
 				rec := &r.rec
 				leafHash := &rec.leafHash
 				switch {
+				case !r.hasP && idx < ret.mark:
+					rep.Redacted++
+					if rec.receivedAt >= ret.cutoff {
+						rep.add(idx, "payload deleted, but the entry was received after the retention cutoff")
+					}
 				case !r.hasP:
 					rep.add(idx, "payload is missing")
 				case r.leafHash != rec.leafHash:
