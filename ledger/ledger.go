@@ -114,10 +114,6 @@ type Config struct {
 	// (benchmarks and tests).
 	PebbleOptions func(*pebble.Options)
 
-	// retainEvery, when set (by tests), replaces how often the retainer
-	// applies retention (retainEvery, hourly).
-	retainEvery time.Duration
-
 	// noIndexer leaves the indexer goroutine unstarted: nothing is indexed
 	// (searches and lookups by hash scan the whole log) and expired
 	// idempotency records are not pruned. Only benchmarks set it, to measure
@@ -216,6 +212,7 @@ type Ledger struct {
 	idxStop chan struct{} // closed by Close: stops the indexer and the retainer
 	idxDone chan struct{}
 	retDone chan struct{} // closed by the retainer (retention.go) when it stops
+	retWake chan struct{} // UpdateSettings → retainer: apply retention now (buffer 1)
 	stopPub chan struct{}
 	seqDone chan struct{}
 	pubDone chan struct{}
@@ -277,6 +274,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		idxStop:  make(chan struct{}),
 		idxDone:  make(chan struct{}),
 		retDone:  make(chan struct{}),
+		retWake:  make(chan struct{}, 1),
 		seqDone:  make(chan struct{}),
 		pubDone:  make(chan struct{}),
 	}

@@ -345,6 +345,10 @@ func (l *Ledger) UpdateSettings(ctx context.Context, id string, s LogSettings) (
 		return nil, fmt.Errorf("couldn't store the settings of log %q: %w", id, err)
 	}
 	lg.settings.Store(&s)
+	select {
+	case l.retWake <- struct{}{}: // a new retention_days applies now, not at the next hour
+	default:
+	}
 	return lg.info(), nil
 }
 

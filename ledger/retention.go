@@ -64,19 +64,16 @@ const retainEvery = time.Hour
 const retainChunk = 10_000
 
 // retainer is the goroutine that applies retention: at start, then every
-// retainEvery, until Close.
+// retainEvery and whenever a log's settings change, until Close.
 func (l *Ledger) retainer() {
 	defer close(l.retDone)
-	every := l.cfg.retainEvery
-	if every <= 0 {
-		every = retainEvery
-	}
-	tick := time.NewTicker(every)
+	tick := time.NewTicker(retainEvery)
 	defer tick.Stop()
 	for {
 		l.retainAll()
 		select {
 		case <-tick.C:
+		case <-l.retWake:
 		case <-l.idxStop: // closed by Close
 			return
 		}
@@ -131,6 +128,11 @@ func (l *Ledger) retainLog(lg *logHandle) (int, error) {
 	}
 	deleted := 0
 	for ret.mark < st.size {
+		select {
+		case <-l.idxStop: // Close: the next start goes on from the mark
+			return deleted, nil
+		default:
+		}
 		end := ret.mark
 		err := l.scanHashRecords(lg, ret.mark, min(st.size, ret.mark+retainChunk), func(idx uint64, rec hashRecord) bool {
 			if idx != end || rec.receivedAt >= cutoff {
