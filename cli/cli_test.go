@@ -141,7 +141,18 @@ func (s *server) getPublic(path string) []byte {
 // and wants a 200.
 func (s *server) getWith(path, token string) []byte {
 	s.t.Helper()
-	req, _ := http.NewRequest("GET", s.url+path, nil)
+	code, b := s.do("GET", path, token)
+	if code != http.StatusOK {
+		s.t.Fatalf("GET %s: %d %s", path, code, b)
+	}
+	return b
+}
+
+// do sends a request with token as the bearer token (none if it is empty)
+// and returns the status and body.
+func (s *server) do(method, path, token string) (int, []byte) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -151,10 +162,7 @@ func (s *server) getWith(path, token string) []byte {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		s.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	return b
+	return resp.StatusCode, b
 }
 
 // waitCheckpoint waits until the default log's checkpoint covers size.

@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -54,19 +53,4 @@ func TestRevokedBootstrapTokenStaysRevoked(t *testing.T) {
 	if code, body := s.do("GET", "/v1/logs", adminToken); code != http.StatusUnauthorized {
 		t.Fatalf("the revoked token after a restart: %d %s, want 401", code, body)
 	}
-}
-
-// do sends a request with token as the bearer token and returns the status
-// and body.
-func (s *server) do(method, path, token string) (int, []byte) {
-	s.t.Helper()
-	req, _ := http.NewRequest(method, s.url+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
 }

@@ -33,17 +33,7 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Day d gets entries 100d … 100d+99.
-	for d := 0; d < 10; d++ {
-		now.Store(start.Add(time.Duration(d) * 24 * time.Hour).UnixNano())
-		evs := make([]Event, 100)
-		for i := range evs {
-			evs[i] = testEvent(100*d + i)
-		}
-		if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendDays(t, l, &now, start, 10, 100) // day d: entries 100d … 100d+99
 	// Nothing is deleted while retention_days is 0.
 	if n := l.retainAll(); n != 0 {
 		t.Fatalf("retention deleted %d payloads with retention_days 0", n)
@@ -137,16 +127,7 @@ func TestRetentionLonger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	for d := 0; d < 4; d++ {
-		now.Store(start.Add(time.Duration(d) * 24 * time.Hour).UnixNano())
-		evs := make([]Event, 50)
-		for i := range evs {
-			evs[i] = testEvent(50*d + i)
-		}
-		if _, err := l.Append(ctx, DefaultLogID, evs, AppendOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendDays(t, l, &now, start, 4, 50)
 	now.Store(start.Add(4 * 24 * time.Hour).UnixNano())
 	if _, err := l.UpdateSettings(ctx, DefaultLogID, LogSettings{RetentionDays: 2}); err != nil {
 		t.Fatal(err)
@@ -231,6 +212,22 @@ func checkRetained(t *testing.T, l *Ledger, mark, size uint64) {
 	if size >= proofs.TileWidth && mark > 0 {
 		if _, err := l.EntryBundle(DefaultLogID, 0, proofs.TileWidth); !errors.Is(err, ErrRedacted) {
 			t.Fatalf("the first entry bundle: %v, want ErrRedacted", err)
+		}
+	}
+}
+
+// appendDays appends perDay entries to the default log on each of days
+// days from start, setting the clock now to each day's midnight.
+func appendDays(t *testing.T, l *Ledger, now *atomic.Int64, start time.Time, days, perDay int) {
+	t.Helper()
+	for d := 0; d < days; d++ {
+		now.Store(start.Add(time.Duration(d) * 24 * time.Hour).UnixNano())
+		evs := make([]Event, perDay)
+		for i := range evs {
+			evs[i] = testEvent(perDay*d + i)
+		}
+		if _, err := l.Append(context.Background(), DefaultLogID, evs, AppendOptions{}); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
