@@ -121,11 +121,11 @@ func (l *Ledger) retainLog(lg *logHandle) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if cutoff < ret.cutoff {
-		// retention_days grew since: what was deleted stays deleted, and
-		// the mark keeps the later bound it was deleted under.
-		cutoff = ret.cutoff
-	}
+	// The mark keeps the latest cutoff it was moved under: every entry
+	// below it was received before that one. (When retention_days grew
+	// since, cutoff is earlier, and the entries from the mark on, received
+	// after the mark's cutoff, are all kept.)
+	markCutoff := max(cutoff, ret.cutoff)
 	deleted := 0
 	for ret.mark < st.size {
 		select {
@@ -156,7 +156,7 @@ func (l *Ledger) retainLog(lg *logHandle) (int, error) {
 				return deleted, err
 			}
 		}
-		next := retention{mark: end, cutoff: cutoff}
+		next := retention{mark: end, cutoff: markCutoff}
 		if err := b.Set(retentionKey(lg.num), next.encode(), nil); err != nil {
 			b.Close()
 			return deleted, err
