@@ -61,7 +61,9 @@ func testSearchWhileSealing(t *testing.T, budget int) {
 		mu      sync.Mutex
 		answers []asked
 		lookups atomic.Int64
-		wg      sync.WaitGroup
+		// searched counts the answers, for the appender to wait on.
+		searched atomic.Int64
+		wg       sync.WaitGroup
 	)
 	for g := range 3 {
 		wg.Add(1)
@@ -117,10 +119,28 @@ func testSearchWhileSealing(t *testing.T, budget int) {
 				mu.Lock()
 				answers = append(answers, asked{qs, opts, got, stats.Plan})
 				mu.Unlock()
+				searched.Add(1)
 			}
 		}()
 	}
-	for i := 0; i < n; {
+	// waitSearched waits until the searchers have answered want searches.
+	waitSearched := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); searched.Load() < want && !t.Failed(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				done.Store(true)
+				wg.Wait()
+				t.Fatalf("the searchers answered %d searches in a minute, want %d", searched.Load(), want)
+			}
+		}
+	}
+	// Append k waits until the searchers have answered k searches, so that
+	// searches run at every stage of the growth, however the machine
+	// schedules the goroutines. Left to themselves, fsync-bound appends
+	// can outrun the CPU-bound searches (a loaded -race run answered 57
+	// where 50 are wanted below).
+	for i, appends := 0, int64(0); i < n; appends++ {
+		waitSearched(appends)
 		k := min(n-i, 1+r.IntN(120))
 		if _, err := l.Append(ctx, DefaultLogID, evs[i:i+k], AppendOptions{}); err != nil {
 			t.Fatal(err)
@@ -129,7 +149,9 @@ func testSearchWhileSealing(t *testing.T, budget int) {
 		time.Sleep(time.Duration(r.IntN(3)) * time.Millisecond)
 	}
 	waitIndexed(t, l, DefaultLogID)
-	time.Sleep(50 * time.Millisecond) // a few searches of the settled index too
+	// A few searches of the settled index too: three more, each started
+	// after it settled (up to three were under way).
+	waitSearched(searched.Load() + 6)
 	done.Store(true)
 	wg.Wait()
 
