@@ -393,7 +393,22 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(400 * time.Millisecond)
+	// SIGTERM once the load runs: some batches acknowledged. (A sleep of
+	// 400 ms was the wait before; idle machines acknowledge 80 to 700
+	// batches in it, but a stalled one may not have answered the first.)
+	for deadline := time.Now().Add(time.Minute); !t.Failed() && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := posts
+		mu.Unlock()
+		if n >= 20 {
+			break
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("serve exited %d under load, before SIGTERM:\n%s", s.code, s.log())
+		default:
+		}
+	}
 	mu.Lock()
 	during := posts
 	mu.Unlock()
