@@ -176,6 +176,10 @@ type verifyJSON struct {
 	Root      string           `json:"root"`
 	ChainHead string           `json:"chain_head"`
 	Problems  []ledger.Problem `json:"problems"`
+	// MoreProblems counts the problems found past the first 1,000.
+	MoreProblems int `json:"more_problems,omitempty"`
+	// Redacted counts the entries whose payload retention deleted.
+	Redacted uint64 `json:"redacted,omitempty"`
 }
 
 func (s *Server) runVerify(c *gin.Context, logID string) {
@@ -184,7 +188,8 @@ func (s *Server) runVerify(c *gin.Context, logID string) {
 		fail(c, err)
 		return
 	}
-	out := verifyJSON{OK: rep.OK, Size: rep.Size, Root: proofs.EncodeHash(rep.Root), ChainHead: proofs.EncodeHash(rep.ChainHead), Problems: rep.Problems}
+	out := verifyJSON{OK: rep.OK, Size: rep.Size, Root: proofs.EncodeHash(rep.Root), ChainHead: proofs.EncodeHash(rep.ChainHead), Problems: rep.Problems,
+		MoreProblems: rep.MoreProblems, Redacted: rep.Redacted}
 	if out.Problems == nil {
 		out.Problems = []ledger.Problem{}
 	}

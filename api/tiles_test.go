@@ -502,33 +502,7 @@ func TestTileBundleRedacted(t *testing.T) {
 		tilesBefore[p] = r.body
 	}
 
-	// The payload key, from the schema in docs/design.md: L <log#:4> E
-	// <index:8> p, with the log number from the log record G l <id>.
-	v, closer, err := h.l.DB().Get([]byte("Gl" + logID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec struct {
-		Num uint32 `json:"num"`
-	}
-	err = json.Unmarshal(v, &rec)
-	closer.Close()
-	if err != nil || rec.Num == 0 {
-		t.Fatalf("log record %q: %v", v, err)
-	}
-	key := []byte{'L'}
-	key = binary.BigEndian.AppendUint32(key, rec.Num)
-	key = append(key, 'E')
-	key = binary.BigEndian.AppendUint64(key, 260)
-	key = append(key, 'p')
-	if _, closer, err := h.l.DB().Get(key); err != nil {
-		t.Fatalf("no payload record at %x: %v", key, err)
-	} else {
-		closer.Close()
-	}
-	if err := h.l.DB().Delete(key, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
+	h.deletePayload(logID, 260)
 
 	for _, p := range []string{"tile/entries/001", "tile/entries/001.p/44"} {
 		r := get(p)
@@ -663,4 +637,63 @@ func FuzzTilePath(f *testing.F) {
 			t.Fatalf("%d for tile/%s with a body that is not an error object: %q", rec.Code, p, rec.Body)
 		}
 	})
+}
+
+// deletePayload deletes the payload record of entry index straight from
+// Pebble (what retention does, without its mark), after checking it is
+// there. The key is the schema's in docs/design.md, L <log#:4> E <index:8>
+// p, with the log number from the log record G l <id>.
+func (h *harness) deletePayload(logID string, index uint64) {
+	h.t.Helper()
+	v, closer, err := h.l.DB().Get([]byte("Gl" + logID))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var rec struct {
+		Num uint32 `json:"num"`
+	}
+	err = json.Unmarshal(v, &rec)
+	closer.Close()
+	if err != nil || rec.Num == 0 {
+		h.t.Fatalf("log record %q: %v", v, err)
+	}
+	key := []byte{'L'}
+	key = binary.BigEndian.AppendUint32(key, rec.Num)
+	key = append(key, 'E')
+	key = binary.BigEndian.AppendUint64(key, index)
+	key = append(key, 'p')
+	if _, closer, err := h.l.DB().Get(key); err != nil {
+		h.t.Fatalf("no payload record at %x: %v", key, err)
+	} else {
+		closer.Close()
+	}
+	if err := h.l.DB().Delete(key, pebble.Sync); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestVerifyCountsEveryProblem: with more problems than the answer lists,
+// GET …/verify says how many more there were.
+func TestVerifyCountsEveryProblem(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.grow("default", 0, 1010)
+	for i := uint64(0); i < 1005; i++ {
+		h.deletePayload("default", i)
+	}
+	r := h.do("GET", "/v1/logs/default/verify", h.tok["op"], nil)
+	want(t, r, http.StatusOK)
+	var rep struct {
+		OK       bool `json:"ok"`
+		Problems []struct {
+			Index   uint64 `json:"index"`
+			Problem string `json:"problem"`
+		} `json:"problems"`
+		MoreProblems int `json:"more_problems"`
+	}
+	if err := json.Unmarshal(r.body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK || len(rep.Problems) != 1000 || rep.MoreProblems != 5 || rep.Problems[999].Index != 999 || rep.Problems[0].Problem != "payload is missing" {
+		t.Fatalf("verify with 1,005 payloads missing: ok %v, %d problems, %d more: %s", rep.OK, len(rep.Problems), rep.MoreProblems, r.body[:min(len(r.body), 300)])
+	}
 }
