@@ -229,8 +229,8 @@ func (l *Ledger) resetLogIndex(lg *logHandle, why string) error {
 }
 
 // indexer is the goroutine that keeps the index store up with the committed
-// entries. It is woken by the committer (sequencer.go) after each commit. It also prunes
-// expired idempotency records, at start and every pruneEvery.
+// entries. It is woken by the committer (sequencer.go) after each commit. It
+// also prunes expired idempotency records, at start and every pruneEvery.
 func (l *Ledger) indexer() {
 	defer close(l.idxDone)
 	l.indexAll() // whatever a crash or a format change left behind

@@ -301,7 +301,8 @@ func withPosition(err error, i, n int) error {
 }
 
 // sequence is the sequencer goroutine: it owns every log's treeState. Each
-// round takes the waiting requests (up to MaxBatch entries), assigns indexes,
+// round takes the waiting requests, whole, while it holds fewer than
+// MaxBatch entries (so one request may take it past MaxBatch), assigns indexes,
 // extends each log's hash chain and tree, and puts everything into one
 // Pebble batch (prepare); a second goroutine, the committer, commits that
 // batch with Sync and only then publishes and answers (finish). The two
