@@ -54,7 +54,8 @@ func checkLog(t *testing.T, l *Ledger, id string) {
 		}
 		hashes = append(hashes, tlog.Hash(r.LeafHash))
 	}
-	th, err := tlog.TreeHash(int64(n), memHashReader(hashes))
+	hr := memHashReader(hashes)
+	th, err := tlog.TreeHash(int64(n), hr)
 	if err != nil && n > 0 {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func checkLog(t *testing.T, l *Ledger, id string) {
 		for _, h := range p {
 			tp = append(tp, tlog.Hash(h))
 		}
-		thm, _ := tlog.TreeHash(int64(m), memHashReader(hashes))
+		thm, _ := tlog.TreeHash(int64(m), hr)
 		if err := tlog.CheckTree(tp, int64(n), th, int64(m), thm); err != nil {
 			t.Fatalf("consistency %d→%d: %v", m, n, err)
 		}

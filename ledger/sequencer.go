@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -46,12 +47,14 @@ type request struct {
 	idem       *Idempotency
 	receivedAt int64
 
-	// Written by the caller before built is closed, read by the sequencer after.
+	// Written by the caller before built is closed, read by the sequencer
+	// after; leaves and hashes a chunk at a time (chunks).
 	leaves   [][]byte // nil for a skipped read-only event
 	fields   *builtFields
 	hashes   []proofs.Hash
 	buildErr error
 	built    chan struct{}
+	chunks   builtChunks
 
 	// Written by the sequencer (prepare) and the committer (finish) before
 	// done is closed, read by the caller after.
@@ -130,6 +133,7 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 	}
 	defer l.pending.Add(-n)
 	r := &request{lg: lg, events: events, idem: opts.Idempotency, built: make(chan struct{}), done: make(chan struct{})}
+	r.chunks.init(len(events))
 
 	// Order: received_at is taken and the request queued under the log's
 	// enqueueMu, so entries that get later indexes never get earlier times.
@@ -164,6 +168,7 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 				// Never leave the sequencer waiting, and never let it store a
 				// half-built request.
 				r.buildErr = fmt.Errorf("couldn't build the entries: %v", p)
+				r.chunks.fail()
 				close(r.built)
 				panic(p)
 			}
@@ -183,8 +188,11 @@ func (l *Ledger) Append(ctx context.Context, logID string, events []Event, opts 
 	}
 }
 
-// build makes each event's leaf and leaf hash. A large call is built in
-// chunks on all cores (inChunks), each chunk into one buffer.
+// build makes each event's leaf and leaf hash, a chunk of buildChunk events
+// at a time, each chunk into one buffer, and signals each chunk as it is done
+// (r.chunks), so that the sequencer sequences a large call while the rest of it
+// is built. A call of several thousand events is built on all cores
+// (inChunks). The caller closes built after it.
 func (r *request) build(verbose bool) {
 	ra := time.Unix(0, r.receivedAt).UTC()
 	raText, ok := appendLeafTime(nil, ra)
@@ -195,31 +203,105 @@ func (r *request) build(verbose bool) {
 	r.hashes = make([]proofs.Hash, len(r.events))
 	r.fields = &builtFields{done: make(chan struct{})}
 	r.buildErr = inChunks(len(r.events), func(lo, hi int) error {
-		offs := make([]int, hi-lo+1)
-		buf := make([]byte, 0, 512*(hi-lo))
-		for i := lo; i < hi; i++ {
-			offs[i-lo] = len(buf)
-			if r.events[i].ReadOnly && !verbose {
-				continue
+		for c := lo; c < hi; {
+			end := min(hi, (c/buildChunk+1)*buildChunk)
+			if err := r.buildRange(c, end, verbose, ra, raText); err != nil {
+				r.chunks.broken.Store(true) // before any chunk's signal
+				return err
 			}
-			en := Entry{V: 1, Log: r.lg.id, ReceivedAt: ra, Event: r.events[i]}
-			buf = append(buf, 0) // room for the RFC 6962 leaf prefix
-			var err error
-			if buf, err = en.appendLeafAt(buf, raText); err != nil {
-				return withPosition(err, i, len(r.events))
-			}
-		}
-		offs[hi-lo] = len(buf)
-		for i := lo; i < hi; i++ {
-			a, b := offs[i-lo], offs[i-lo+1]
-			if a == b {
-				continue
-			}
-			r.hashes[i] = proofs.LeafHashPrefixed(buf[a:b])
-			r.leaves[i] = buf[a+1 : b]
+			r.chunks.done(c / buildChunk)
+			c = end
 		}
 		return nil
 	})
+	if r.buildErr != nil {
+		r.chunks.fail()
+	}
+}
+
+// buildRange builds the leaves and leaf hashes of events [lo, hi) in one buffer.
+func (r *request) buildRange(lo, hi int, verbose bool, ra time.Time, raText []byte) error {
+	offs := make([]int, hi-lo+1)
+	buf := make([]byte, 0, 512*(hi-lo))
+	for i := lo; i < hi; i++ {
+		offs[i-lo] = len(buf)
+		if r.events[i].ReadOnly && !verbose {
+			continue
+		}
+		en := Entry{V: 1, Log: r.lg.id, ReceivedAt: ra, Event: r.events[i]}
+		buf = append(buf, 0) // room for the RFC 6962 leaf prefix
+		var err error
+		if buf, err = en.appendLeafAt(buf, raText); err != nil {
+			return withPosition(err, i, len(r.events))
+		}
+	}
+	offs[hi-lo] = len(buf)
+	for i := lo; i < hi; i++ {
+		a, b := offs[i-lo], offs[i-lo+1]
+		if a == b {
+			continue
+		}
+		r.hashes[i] = proofs.LeafHashPrefixed(buf[a:b])
+		r.leaves[i] = buf[a+1 : b]
+	}
+	return nil
+}
+
+// buildChunk is how many events build signals at a time.
+const buildChunk = 128
+
+// builtChunks tells the sequencer which of a request's chunks of buildChunk
+// events are built. Every chunk but the last has a channel of its own; the
+// last is signalled by the request's built, which the caller closes after
+// build returns, so that a call of up to buildChunk events (every single event)
+// needs no channel of its own.
+type builtChunks struct {
+	ch     []chan struct{}
+	closed []atomic.Bool
+	// broken is set before the signal of a chunk that failed to build, and
+	// stays set: the sequencer then waits for built and reads buildErr.
+	broken atomic.Bool
+}
+
+func (c *builtChunks) init(events int) {
+	if n := (events + buildChunk - 1) / buildChunk; n > 1 {
+		c.ch = make([]chan struct{}, n-1)
+		c.closed = make([]atomic.Bool, n-1)
+		for i := range c.ch {
+			c.ch[i] = make(chan struct{})
+		}
+	}
+}
+
+// done signals chunk k, once: a no-op for the last chunk, and for a chunk
+// that fail signalled already.
+func (c *builtChunks) done(k int) {
+	if k < len(c.ch) && c.closed[k].CompareAndSwap(false, true) {
+		close(c.ch[k])
+	}
+}
+
+// fail marks the request broken and signals every chunk not signalled yet.
+func (c *builtChunks) fail() {
+	c.broken.Store(true)
+	for k := range c.ch {
+		c.done(k)
+	}
+}
+
+// wait returns once chunk k of r is built, or the build failed; it reports
+// false when it failed, and then r.buildErr is set.
+func (r *request) wait(k int) bool {
+	if k < len(r.chunks.ch) {
+		<-r.chunks.ch[k]
+	} else {
+		<-r.built
+	}
+	if r.chunks.broken.Load() {
+		<-r.built
+		return false
+	}
+	return true
 }
 
 // builtFields are what the indexer needs of a request's entries, computed
@@ -265,11 +347,19 @@ const chunkMin = 1024
 
 // inChunks calls fn on [0, n) split into up to GOMAXPROCS chunks of at
 // least chunkMin, concurrently (the first in the calling goroutine), and
-// returns the error of the lowest chunk that failed.
+// returns the error of the lowest chunk that failed. The chunks start at
+// multiples of buildChunk, so that each of build's chunks is built by one
+// goroutine.
 func inChunks(n int, fn func(lo, hi int) error) error {
 	k := min(runtime.GOMAXPROCS(0), n/chunkMin)
 	if k <= 1 {
 		return fn(0, n)
+	}
+	bound := func(c int) int {
+		if c == k {
+			return n
+		}
+		return c * n / k / buildChunk * buildChunk
 	}
 	errs := make([]error, k)
 	var wg sync.WaitGroup
@@ -277,10 +367,10 @@ func inChunks(n int, fn func(lo, hi int) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[c] = fn(c*n/k, (c+1)*n/k)
+			errs[c] = fn(bound(c), bound(c+1))
 		}()
 	}
-	errs[0] = fn(0, n/k)
+	errs[0] = fn(0, bound(1))
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
@@ -421,12 +511,42 @@ func (l *Ledger) prepare(reqs []*request, slot **pebble.Batch) *round {
 		events += len(r.events)
 	}
 	b := l.roundBatch(slot, events*roundBytesPerEvent)
-	var touched []*logHandle
+	touched, entries, ok := l.sequenceRound(reqs, b)
+	for !ok {
+		// A request failed to build after part of it was sequenced, which
+		// only a leaf over the size limit or a bug can do: the round is
+		// undone, and sequenced again without it. Each pass skips the
+		// requests that failed before it, so this ends.
+		l.stats.Redone.Add(1)
+		b.Reset()
+		for _, lg := range touched {
+			lg.seq.undo()
+		}
+		touched, entries, ok = l.sequenceRound(reqs, b)
+	}
+	rd.batch, rd.entries = b, entries
+	rd.logs = make([]roundLog, len(touched))
+	for i, lg := range touched {
+		s := lg.seq
+		// The state to publish after the commit, taken now: the next round
+		// changes s while this one commits. The snapshot shares the edge
+		// tiles' rows up to their current lengths, which only grow.
+		rd.logs[i] = roundLog{lg: lg, completed: slices.Clone(s.completed), state: s.commitState()}
+		s.batch, s.completed, s.saved = nil, s.completed[:0], treeSave{}
+	}
+	return rd
+}
+
+// sequenceRound sequences reqs into b, a chunk of a request at a time as its
+// caller builds them. It reports false, and stops, when a request fails to
+// build after part of it was sequenced; b and the touched logs' states are
+// then to be undone. A request that failed before any of it was sequenced
+// just gets its error.
+func (l *Ledger) sequenceRound(reqs []*request, b *pebble.Batch) (touched []*logHandle, entries int, ok bool) {
 	var key []byte
-	entries := 0
 	for _, r := range reqs {
-		<-r.built
-		if r.buildErr != nil {
+		r.result, r.fresh = nil, nil // from an undone pass
+		if !r.wait(0) {
 			r.err = r.buildErr
 			continue
 		}
@@ -434,13 +554,19 @@ func (l *Ledger) prepare(reqs []*request, slot **pebble.Batch) *round {
 		s := lg.seq
 		if s.batch == nil {
 			s.batch, s.completed = b, s.completed[:0]
+			s.save()
 			touched = append(touched, lg)
 		}
 		ra := time.Unix(0, r.receivedAt).UTC()
 		r.result = make([]Appended, len(r.events))
 		r.fresh = make([]freshEntry, 0, len(r.leaves))
 		r.first = s.size
-		for i, leaf := range r.leaves {
+		for i := range r.events {
+			if i%buildChunk == 0 && i > 0 && !r.wait(i/buildChunk) {
+				r.err, r.result, r.fresh = r.buildErr, nil, nil
+				return touched, 0, false
+			}
+			leaf := r.leaves[i]
 			if leaf == nil {
 				r.result[i] = Appended{Skipped: true}
 				continue
@@ -471,22 +597,11 @@ func (l *Ledger) prepare(reqs []*request, slot **pebble.Batch) *round {
 			b.Set(idemKey(lg.num, r.idem.Key), v, nil)
 		}
 	}
-
 	// Each log's last run in the round ends at its last entry.
 	for _, lg := range touched {
 		key = lg.seq.endRun(key)
 	}
-	rd.batch, rd.entries = b, entries
-	rd.logs = make([]roundLog, len(touched))
-	for i, lg := range touched {
-		s := lg.seq
-		// The state to publish after the commit, taken now: the next round
-		// changes s while this one commits. The snapshot shares the edge
-		// tiles' rows up to their current lengths, which only grow.
-		rd.logs[i] = roundLog{lg: lg, completed: slices.Clone(s.completed), state: s.commitState()}
-		s.batch, s.completed = nil, s.completed[:0]
-	}
-	return rd
+	return touched, entries, true
 }
 
 // finish commits a prepared round durably, then publishes it and answers its

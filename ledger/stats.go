@@ -14,6 +14,11 @@ type Stats struct {
 	Entries atomic.Int64
 	// Pushbacks is the number of Append calls refused with ErrPushback.
 	Pushbacks atomic.Int64
+	// Redone is the number of rounds the sequencer undid and sequenced
+	// again, because a request in them failed to build after part of it was
+	// sequenced: only an event that skipped validation (AppendOptions.Validated
+	// on an event that was not) or a bug can do that.
+	Redone atomic.Int64
 	// Checkpoints is the number of checkpoints signed.
 	Checkpoints atomic.Int64
 	// CommitNanos is the total time of the rounds, each from the start of

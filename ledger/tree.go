@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -58,8 +59,46 @@ type treeState struct {
 	batch     *pebble.Batch
 	num       uint32
 	completed []completedTile
-	err       error
-	run       []byte // hash records of the log's entries in the batch not yet in it (hashrun.go)
+	run       []byte   // hash records of the log's entries in the batch not yet in it (hashrun.go)
+	saved     treeSave // the state before the round being prepared, for undo
+}
+
+// treeSave is what undo needs to put a treeState back where it was before
+// the round being prepared touched it.
+type treeSave struct {
+	size   uint64
+	chain  proofs.Hash
+	lastRA int64
+	rng    *compact.Range
+	edge   []*edgeTile
+}
+
+// save keeps the state as it is, before a round changes it: a copy of the
+// compact range, and snapshots of the edge tiles. The range's list of hashes
+// is copied, since Append rewrites it in place; the hashes in it are shared,
+// since nothing writes one after it is made. The tiles' rows are shared too:
+// what the round appends to them lies past the saved lengths.
+func (s *treeState) save() {
+	rng, err := rangeFactory.NewRange(s.rng.Begin(), s.rng.End(), slices.Clone(s.rng.Hashes()))
+	if err != nil {
+		panic(fmt.Sprintf("ledger: compact range copy: %v", err)) // only fails on a broken range
+	}
+	edge := make([]*edgeTile, len(s.edge))
+	for i, e := range s.edge {
+		edge[i] = e.snapshot()
+	}
+	s.saved = treeSave{size: s.size, chain: s.chain, lastRA: s.lastRA, rng: rng, edge: edge}
+}
+
+// undo puts the state back as save found it, for a round that is prepared
+// again (its batch is reset). Appending to the restored edge tiles writes
+// over what the undone round wrote past their saved lengths, which no
+// published state covers: only the undone round's state did, and it was
+// never published.
+func (s *treeState) undo() {
+	v := s.saved
+	s.size, s.chain, s.lastRA, s.rng, s.edge = v.size, v.chain, v.lastRA, v.rng, v.edge
+	s.batch, s.completed, s.run, s.saved = nil, s.completed[:0], s.run[:0], treeSave{}
 }
 
 // endRun puts the pending hash records into the batch as one run, under the
