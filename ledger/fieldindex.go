@@ -213,6 +213,19 @@ type prevValue struct {
 type valuePostings struct {
 	n     uint64       // how many (the count's operand)
 	lists []blockPosts // one per posting block, ascending
+	// Room for the first block's list and its first four offsets, so that
+	// a new value costs one allocation: most values of a high-cardinality
+	// field (a target, an address) come once or a few times a block.
+	first [1]blockPosts
+	offs  [8]byte
+}
+
+// newValuePostings returns empty postings whose first list of block blk
+// uses the room inside them.
+func newValuePostings() *valuePostings {
+	vp := &valuePostings{}
+	vp.lists = vp.first[:0]
+	return vp
 }
 
 type blockPosts struct {
@@ -290,7 +303,7 @@ func (w *indexWriter) addValue(f byte, v []byte, blk uint64, off uint16) {
 		vp = w.prev[w.pos].vp
 	} else {
 		if vp = w.values[string(w.key)]; vp == nil {
-			vp = &valuePostings{}
+			vp = newValuePostings()
 			w.values[string(w.key)] = vp
 		}
 		if w.pos == len(w.prev) {
@@ -301,7 +314,11 @@ func (w *indexWriter) addValue(f byte, v []byte, blk uint64, off uint16) {
 	w.pos++
 	last := len(vp.lists) - 1
 	if last < 0 || vp.lists[last].blk != blk {
-		vp.lists = append(vp.lists, blockPosts{blk: blk, offs: make([]byte, 0, 8)})
+		offs := vp.offs[:0:len(vp.offs)]
+		if last >= 0 {
+			offs = make([]byte, 0, 8)
+		}
+		vp.lists = append(vp.lists, blockPosts{blk: blk, offs: offs})
 		last++
 	}
 	bp := &vp.lists[last]
