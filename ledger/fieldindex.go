@@ -240,9 +240,17 @@ type hashPosting struct {
 	off    uint32
 }
 
-func (l *Ledger) newIndexWriter(lg *logHandle) *indexWriter {
-	return &indexWriter{l: l, lg: lg, values: map[string]*valuePostings{}, zones: map[uint64]zone{}}
+// newIndexWriter returns a writer for lg whose map of values is sized for
+// hint values (the number the log's last writer held, so that a log of
+// many distinct targets or addresses does not grow its map, ~100,000 values
+// a block, a doubling at a time).
+func (l *Ledger) newIndexWriter(lg *logHandle, hint int) *indexWriter {
+	values := make(map[string]*valuePostings, min(hint, maxValuesHint))
+	return &indexWriter{l: l, lg: lg, values: values, zones: map[uint64]zone{}}
 }
+
+// maxValuesHint bounds newIndexWriter's hint.
+const maxValuesHint = 1 << 18
 
 // add indexes entry idx: its leaf hash always, its fields when it has a
 // payload this ledger can read (a damaged one is left to verify). fields,

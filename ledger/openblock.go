@@ -64,6 +64,9 @@ type openBlock struct {
 	from uint64
 	end  uint64
 	w    *indexWriter // nil when from == end
+	// values is how many values the last writer flushed held: the next
+	// one's size hint.
+	values int
 }
 
 // blockEnd returns the index at which the posting block of idx ends.
@@ -185,7 +188,7 @@ func (l *Ledger) gather(lg *logHandle, from, to uint64) error {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	if ob.w == nil {
-		ob.w = l.newIndexWriter(lg)
+		ob.w = l.newIndexWriter(lg, ob.values)
 	}
 	w := ob.w
 	var err error
@@ -260,7 +263,7 @@ func (l *Ledger) flushOpen(lg *logHandle) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return err
 	}
-	ob.w, ob.from = nil, end
+	ob.w, ob.from, ob.values = nil, end, len(w.values)
 	if sealHook != nil && whole {
 		sealHook("committed")
 	}
