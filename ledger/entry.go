@@ -185,7 +185,7 @@ func invalidEvent(field, format string, args ...any) *ValidationError {
 // for an array, the position. It returns the events, normalised, and
 // whether the body was an array; on error it returns no events.
 func ParseEvents(body []byte) (events []Event, isArray bool, err error) {
-	d := eventDecoder{buf: body, pos: -1}
+	d := eventDecoder{buf: body, text: string(body), pos: -1}
 	if verr := d.events(&events, &isArray); verr != nil {
 		return nil, false, verr
 	}

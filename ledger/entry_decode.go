@@ -13,7 +13,11 @@ import (
 // an event object, an array of them, or a leaf. Fields are decoded as they
 // are read, so an error names the field it is in.
 type eventDecoder struct {
-	buf   []byte
+	buf []byte
+	// text is buf as a string, copied once: a string without escapes is
+	// then a substring of it, not an allocation of its own (a parsed event
+	// keeps the whole body alive, for as long as it lives).
+	text  string
 	off   int
 	pos   int  // the event's position in a batch, or -1
 	entry bool // reading a leaf: v, log and received_at are its fields
@@ -555,7 +559,7 @@ func (d *eventDecoder) str(field string) (string, *ValidationError) {
 		switch c := d.buf[i]; {
 		case c == '"':
 			d.off = i + 1
-			return string(d.buf[start:i]), nil
+			return d.text[start:i], nil
 		case c == '\\':
 			return d.strEscaped(field, start, i)
 		case c < 0x20:

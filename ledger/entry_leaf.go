@@ -301,7 +301,7 @@ func ParseEntry(leaf []byte) (*Entry, error) {
 		return nil, fmt.Errorf("couldn't parse entry: leaf is %d bytes: %w", len(leaf), ErrTooLarge)
 	}
 	en := new(Entry)
-	d := eventDecoder{buf: leaf, pos: -1, entry: true}
+	d := eventDecoder{buf: leaf, text: string(leaf), pos: -1, entry: true}
 	if verr := d.value(en); verr != nil {
 		return nil, fmt.Errorf("couldn't parse entry: %w", verr)
 	}
