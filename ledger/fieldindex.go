@@ -220,8 +220,8 @@ type valuePostings struct {
 	offs  [8]byte
 }
 
-// newValuePostings returns empty postings whose first list of block blk
-// uses the room inside them.
+// newValuePostings returns empty postings whose first block's list will
+// use the room inside them.
 func newValuePostings() *valuePostings {
 	vp := &valuePostings{}
 	vp.lists = vp.first[:0]
