@@ -322,14 +322,20 @@ func openBenchLedgerWith(b *testing.B, cfg Config) *Ledger {
 // without the indexer goroutine (Config.noIndexer), as a baseline in the
 // same process for what indexing costs the append path; a ledger is never
 // run that way.
+// variedCalls is how many distinct calls each client of
+// BenchmarkAppend's events=varied takes turns over.
+const variedCalls = 16
+
 func BenchmarkAppend(b *testing.B) {
 	mean := meanLeafBytes(b)
 	for _, c := range []struct {
 		clients, batch int
 		noIndexer      bool
+		varied         bool
 	}{
-		{1, 100, false}, {1, 1024, false}, {1, 8192, false}, {4, 1024, false}, {64, 1, false},
-		{1, 1024, true}, {4, 1024, true}, {64, 1, true},
+		{1, 100, false, false}, {1, 1024, false, false}, {1, 8192, false, false}, {4, 1024, false, false}, {64, 1, false, false},
+		{1, 1024, true, false}, {4, 1024, true, false}, {64, 1, true, false},
+		{4, 1024, false, true},
 	} {
 		name := fmt.Sprintf("batch=%d", c.batch)
 		if c.clients > 1 {
@@ -337,6 +343,9 @@ func BenchmarkAppend(b *testing.B) {
 		}
 		if c.noIndexer {
 			name += "/indexer=off"
+		}
+		if c.varied {
+			name += "/events=varied"
 		}
 		b.Run(name, func(b *testing.B) {
 			l := openBenchLedgerWith(b, Config{noIndexer: c.noIndexer})
@@ -353,16 +362,36 @@ func BenchmarkAppend(b *testing.B) {
 				wg.Add(1)
 				go func(g int) {
 					defer wg.Done()
-					evs := benchEvents(c.batch)
-					for k := range evs {
-						evs[k].Target.ID = fmt.Sprintf("t%d.%d", g, k)
+					// Each client's calls repeat its c.batch targets and one
+					// address; varied, its calls take turns over a pool of
+					// variedCalls calls whose events all have targets and
+					// addresses of their own (65,536 of each over 4
+					// clients), as many distinct values a posting block as
+					// the index meets in a log of many users and devices.
+					pool := 1
+					if c.varied {
+						pool = variedCalls
 					}
-					for {
+					calls := make([][]Event, pool)
+					for p := range calls {
+						calls[p] = benchEvents(c.batch)
+						for k := range calls[p] {
+							ev := &calls[p][k]
+							ev.Target.ID = fmt.Sprintf("t%d.%d", g, k)
+							if c.varied {
+								j := (g*pool+p)*c.batch + k
+								ev.Target.ID = fmt.Sprintf("t%d", j)
+								ev.IP = fmt.Sprintf("10.%d.%d.%d", j>>16&255, j>>8&255, j&255)
+							}
+						}
+					}
+					for call := 0; ; call++ {
 						start := next.Add(int64(c.batch)) - int64(c.batch)
 						if start >= int64(b.N) {
 							return
 						}
 						n := min(int64(c.batch), int64(b.N)-start)
+						evs := calls[call%pool]
 						if _, err := l.Append(ctx, DefaultLogID, evs[:n], AppendOptions{}); err != nil {
 							b.Error(err)
 							return

@@ -365,8 +365,8 @@ func (w *indexWriter) finish(b *pebble.Batch, sst *sstable.Writer) error {
 		offs  []byte
 	}
 	var (
-		posts []post
-		v     []byte // Merge copies it
+		posts = make([]post, 0, len(values)) // a value has a list or more
+		v     []byte                         // Merge copies it
 	)
 	for _, kv := range values {
 		k, vp := kv.key, kv.vp
