@@ -416,6 +416,63 @@ func TestIndexFromBuildEqualsRebuild(t *testing.T) {
 	}
 }
 
+// TestIndexFromHandOffWithoutFields: entries whose fields the appending
+// caller did not compute (testNoFields; a panic in buildFields does the
+// same) are still indexed from the hand-off, from their leaves, and the
+// index is byte for byte the one a rebuild from the store makes.
+func TestIndexFromHandOffWithoutFields(t *testing.T) {
+	defer func(b uint64) { postingBlock = b }(postingBlock)
+	postingBlock = 512
+	testNoFields = true
+	defer func() { testNoFields = false }()
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	lg, err := l.handle(DefaultLogID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(23, 24))
+	evs := buildFieldEvents()
+	for i := range 2000 {
+		evs = append(evs, searchEvent(r, i))
+	}
+	for len(evs) > 0 {
+		n := min(len(evs), []int{1, 9, 700}[r.IntN(3)])
+		if _, err := l.Append(ctx, DefaultLogID, evs[:n], AppendOptions{Internal: true}); err != nil {
+			t.Fatal(err)
+		}
+		evs = evs[n:]
+	}
+	size, err := l.Size(DefaultLogID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, l, DefaultLogID)
+	lg.fresh.mu.Lock()
+	taken := lg.fresh.taken
+	lg.fresh.mu.Unlock()
+	if taken != size {
+		t.Fatalf("the indexer took %d of %d entries from the hand-off", taken, size)
+	}
+	fromHandOff := indexStoreContents(t, l)
+	all := allEntries(t, l)
+	for _, qs := range []string{"action:assign", "category:user", "target:t3", "ip:10.0.0.1", "result:failure", "actor:rare*"} {
+		q, err := ParseQuery(qs, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, stats := search(t, l, q, ScanOptions{})
+		if want := bruteSearch(all, q, ScanOptions{}); !slices.Equal(got, want) || len(want) == 0 && qs != "result:failure" {
+			t.Fatalf("%s (plan %s): got %d %v…, want %d %v…", qs, stats.Plan, len(got), head(got), len(want), head(want))
+		}
+	}
+	wantRebuildEqual(t, l, lg, fromHandOff)
+	if len(fromHandOff) < 100 {
+		t.Fatalf("only %d index keys", len(fromHandOff))
+	}
+}
+
 // indexStoreContents reads every key and value of the index store, merge
 // operands merged.
 // sortedRecords returns a sorted copy of a buffer of size-byte records.
