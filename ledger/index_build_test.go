@@ -353,17 +353,7 @@ func TestIndexFromBuildEqualsRebuild(t *testing.T) {
 		}
 		appendAll(notes, true)
 	}
-	size, err := l.Size(DefaultLogID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitIndexed(t, l, DefaultLogID)
-	lg.fresh.mu.Lock()
-	taken := lg.fresh.taken
-	lg.fresh.mu.Unlock()
-	if taken != size {
-		t.Fatalf("the indexer took %d of %d entries from the hand-off", taken, size)
-	}
+	size, taken := indexedFromHandOff(t, l, lg)
 	fromBuild := indexStoreContents(t, l)
 	queries := []string{
 		"actor:zoë@example.com", "actor:istanbul@x.tr", "actor:i̇stanbul@x.tr", "actor:ann@example.com", "actor:\"ann lee\"",
@@ -444,17 +434,7 @@ func TestIndexFromHandOffWithoutFields(t *testing.T) {
 		}
 		evs = evs[n:]
 	}
-	size, err := l.Size(DefaultLogID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitIndexed(t, l, DefaultLogID)
-	lg.fresh.mu.Lock()
-	taken := lg.fresh.taken
-	lg.fresh.mu.Unlock()
-	if taken != size {
-		t.Fatalf("the indexer took %d of %d entries from the hand-off", taken, size)
-	}
+	indexedFromHandOff(t, l, lg)
 	fromHandOff := indexStoreContents(t, l)
 	all := allEntries(t, l)
 	for _, qs := range []string{"action:assign", "category:user", "target:t3", "ip:10.0.0.1", "result:failure", "actor:rare*"} {
@@ -471,6 +451,25 @@ func TestIndexFromHandOffWithoutFields(t *testing.T) {
 	if len(fromHandOff) < 100 {
 		t.Fatalf("only %d index keys", len(fromHandOff))
 	}
+}
+
+// indexedFromHandOff waits until lg is indexed and wants every entry to
+// have come from the hand-off; it returns the log's size and how many
+// entries the hand-off gave.
+func indexedFromHandOff(t *testing.T, l *Ledger, lg *logHandle) (size, taken uint64) {
+	t.Helper()
+	size, err := l.Size(lg.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, l, lg.id)
+	lg.fresh.mu.Lock()
+	taken = lg.fresh.taken
+	lg.fresh.mu.Unlock()
+	if taken != size {
+		t.Fatalf("the indexer took %d of %d entries from the hand-off", taken, size)
+	}
+	return size, taken
 }
 
 // indexStoreContents reads every key and value of the index store, merge
