@@ -316,16 +316,17 @@ func openBenchLedgerWith(b *testing.B, cfg Config) *Ledger {
 	return l
 }
 
+// variedCalls is how many distinct calls each client of
+// BenchmarkAppend's events=varied takes turns over.
+const variedCalls = 16
+
 // BenchmarkAppend measures durable Append into a fresh store: clients
 // goroutines each calling Append with batch events at a time, every call
 // returning only after its entries are synced. The indexer=off variants run
 // without the indexer goroutine (Config.noIndexer), as a baseline in the
 // same process for what indexing costs the append path; a ledger is never
-// run that way.
-// variedCalls is how many distinct calls each client of
-// BenchmarkAppend's events=varied takes turns over.
-const variedCalls = 16
-
+// run that way. The events=varied variant gives every event a target and
+// an address of its own, the indexer's costliest case.
 func BenchmarkAppend(b *testing.B) {
 	mean := meanLeafBytes(b)
 	for _, c := range []struct {
@@ -377,12 +378,13 @@ func BenchmarkAppend(b *testing.B) {
 						calls[p] = benchEvents(c.batch)
 						for k := range calls[p] {
 							ev := &calls[p][k]
-							ev.Target.ID = fmt.Sprintf("t%d.%d", g, k)
-							if c.varied {
-								j := (g*pool+p)*c.batch + k
-								ev.Target.ID = fmt.Sprintf("t%d", j)
-								ev.IP = fmt.Sprintf("10.%d.%d.%d", j>>16&255, j>>8&255, j&255)
+							if !c.varied {
+								ev.Target.ID = fmt.Sprintf("t%d.%d", g, k)
+								continue
 							}
+							j := (g*pool+p)*c.batch + k
+							ev.Target.ID = fmt.Sprintf("t%d", j)
+							ev.IP = fmt.Sprintf("10.%d.%d.%d", j>>16&255, j>>8&255, j&255)
 						}
 					}
 					for call := 0; ; call++ {
